@@ -1,0 +1,1 @@
+"""Where trials execute: simulated (virtual time) and Ray actors."""

@@ -1,0 +1,96 @@
+"""A backend that trains nothing: trials are rows of a learning-curve table,
+time is virtual (a heap of finish times, ties broken by submission order)."""
+
+from __future__ import annotations
+
+import heapq
+from typing import Callable
+
+import numpy as np
+
+from ..engine import Segment
+
+__all__ = ["SimulatedBackend"]
+
+
+class SimulatedBackend:
+    """``workers`` simulated workers over ``curves`` (trials x epochs).
+
+    ``epoch_seconds`` is the virtual cost of one epoch: a number, one number
+    per trial (an array), or ``None`` for 1.0. No wall clock is read.
+    """
+
+    def __init__(
+        self,
+        curves: np.ndarray | Callable[[int, int], float],
+        *,
+        workers: int = 1,
+        epoch_seconds: float | np.ndarray | None = None,
+        max_epochs: int | None = None,
+    ) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive int, but got workers={workers!r}")
+        self.curves = curves
+        self.workers = workers
+        if epoch_seconds is None:
+            self._cost = None
+        elif np.ndim(epoch_seconds) == 0:
+            cost = float(epoch_seconds)
+            if not cost > 0:
+                raise ValueError(f"epoch_seconds must be > 0, but got epoch_seconds={epoch_seconds!r}")
+            self._cost = cost
+        else:
+            costs = np.asarray(epoch_seconds, dtype=np.float64)
+            if not np.all(costs > 0):
+                raise ValueError("epoch_seconds must be > 0 for every trial")
+            self._cost = costs
+        self._heap: list[tuple[float, int, int, int, int, float]] = []
+        self._seq = 0
+        self._now = 0.0
+        self._last_end: dict[int, int] = {}
+        self.busy_seconds = 0.0
+        self.peak_running = 0
+
+    def free_slots(self) -> int:
+        return self.workers - len(self._heap)
+
+    def running(self) -> int:
+        return len(self._heap)
+
+    def now(self) -> float:
+        return self._now
+
+    def _epoch_cost(self, trial: int) -> float:
+        cost = self._cost
+        if cost is None:
+            return 1.0
+        if isinstance(cost, float):
+            return cost
+        return float(cost[trial])
+
+    def submit(self, trial: int, config: dict, start: int, until: int, rung: int = 0) -> None:
+        duration = (until - start) * self._epoch_cost(trial)
+        self.busy_seconds += duration
+        heapq.heappush(self._heap, (self._now + duration, self._seq, trial, start, until, self._now))
+        self._seq += 1
+        if len(self._heap) > self.peak_running:
+            self.peak_running = len(self._heap)
+
+    def extend(self, trial: int, until: int, rung: int = 0) -> None:
+        self.submit(trial, {}, self._last_end[trial], until)
+
+    def release(self, trial: int, keep: bool) -> None:
+        pass
+
+    def wait(self) -> list[Segment]:
+        end, _, trial, start, until, began = heapq.heappop(self._heap)
+        self._now = end
+        self._last_end[trial] = until
+        curves = self.curves
+        if callable(curves):
+            values = [float(curves(trial, e)) for e in range(start + 1, until + 1)]
+        else:
+            values = curves[trial, start:until].tolist()
+        step = (end - began) / (until - start)
+        times = [began + step * i for i in range(1, until - start + 1)]
+        return [Segment(trial, start, values, times, worker=-1)]

@@ -1,0 +1,173 @@
+"""Asynchronous successive halving (Li et al. 2020), with promotion and as a stopping rule."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ._base import DONE, WAIT, Action, Assignment, Decision, Reason, _EMPTY
+from ._rung import SortedScores
+from ._rungs_base import RungPolicy
+
+__all__ = ["ASHA", "ASHAStop"]
+
+
+class ASHA(RungPolicy):
+    """ASHA with promotion, Algorithm 2 of Li et al. (2020).
+
+    A trial trains to its rung and pauses there. When a worker is free, it
+    promotes the best not-yet-promoted trial among the top ``1/eta`` of the
+    highest rung that has one (``floor(|rung| / eta)`` trials); when no rung
+    has one, it starts a new trial at the bottom rung. A promoted trial
+    resumes from its state and trains only the epochs it has not trained yet.
+    """
+
+    name = "asha"
+
+    def _setup_rungs(self) -> None:
+        # rungs[k]: every trial that reached level k; waiting[k]: those not yet promoted.
+        self.rungs = [SortedScores() for _ in range(self.top)]
+        self.waiting = [SortedScores() for _ in range(self.top)]
+        self.score_of: dict[tuple[int, int], float] = {}  # (trial, rung) -> score
+        self.target: dict[int, int] = {}  # running trial -> index of the level it trains to
+
+    def next(self) -> Assignment | object:
+        sign = self.direction.sign
+        for k in range(self.top - 1, -1, -1):
+            waiting = self.waiting[k]
+            if not waiting:
+                continue
+            rung = self.rungs[k]
+            quota = len(rung) // self.eta
+            score, trial = waiting.best()
+            rank = rung.rank(score, trial)
+            if rank > quota:
+                continue
+            waiting.discard(score, trial)
+            self.target[trial] = k + 1
+            self.running += 1
+            cutoff = sign * rung.kth_best(quota)[0]
+            reason = Reason("top-k", rung=k, cutoff=cutoff, compared=len(rung), rank=rank, bracket=self._bracket)
+            return Assignment(trial, self.levels[k + 1], new=False, reason=reason)
+        if self.n_started < self.n_trials:
+            trial = self._new_trial_id()
+            self.target[trial] = 0
+            self.running += 1
+            return Assignment(trial, self.levels[0], new=True)
+        return WAIT if self.running else DONE
+
+    def report(self, trial: int, epoch: int, value: float) -> Sequence[Decision]:
+        k = self.target[trial]
+        level = self.levels[k]
+        if epoch < level:
+            return _EMPTY
+        if epoch > level:
+            raise ValueError(f"trial {trial} reported epoch {epoch} past its granted epoch {level}")
+        del self.target[trial]
+        self.running -= 1
+        if k == self.top:
+            return (Decision(trial, epoch, Action.COMPLETE, Reason("max-epochs", rung=k, bracket=self._bracket)),)
+        score = self.direction.score(value)
+        rung = self.rungs[k]
+        rung.add(score, trial)
+        self.waiting[k].add(score, trial)
+        self.score_of[(trial, k)] = score
+        reason = Reason(
+            "rung-reached", rung=k, compared=len(rung), rank=rung.rank(score, trial), bracket=self._bracket
+        )
+        return (Decision(trial, epoch, Action.PAUSE, reason),)
+
+    def remove(self, trial: int, epoch: int) -> Sequence[Decision]:
+        if self.target.pop(trial, None) is not None:
+            self.running -= 1
+        for k in range(self.top):
+            score = self.score_of.get((trial, k))
+            if score is not None:
+                self.waiting[k].discard(score, trial)
+        return _EMPTY
+
+    def finish(self) -> Sequence[Decision]:
+        out = []
+        sign = self.direction.sign
+        for k in range(self.top):
+            rung = self.rungs[k]
+            quota = len(rung) // self.eta
+            cutoff = sign * rung.kth_best(quota)[0] if quota else None
+            for score, neg in list(self.waiting[k]._items):
+                trial = -neg
+                reason = Reason(
+                    "not-promoted",
+                    rung=k,
+                    cutoff=cutoff,
+                    compared=len(rung),
+                    rank=rung.rank(score, trial),
+                    bracket=self._bracket,
+                )
+                out.append(Decision(trial, self.levels[k], Action.STOP, reason))
+            self.waiting[k] = SortedScores()
+        return out
+
+
+class ASHAStop(RungPolicy):
+    """ASHA as a stopping rule (``asha-stop``), as Ray Tune and Optuna run it.
+
+    At each rung a trial continues if its value is at least the
+    ``1 - 1/eta`` quantile of the values recorded at that rung before it
+    (linear interpolation, as ``numpy.percentile``); otherwise it stops. The
+    first trial at a rung always continues. Nothing is ever paused.
+    """
+
+    name = "asha-stop"
+
+    def _setup_rungs(self) -> None:
+        self.rungs = [SortedScores() for _ in range(self.top)]
+        self.target: dict[int, int] = {}
+
+    def next(self) -> Assignment | object:
+        if self.n_started < self.n_trials:
+            trial = self._new_trial_id()
+            self.target[trial] = 0
+            self.running += 1
+            return Assignment(trial, self.levels[0], new=True)
+        return WAIT if self.running else DONE
+
+    def report(self, trial: int, epoch: int, value: float) -> Sequence[Decision]:
+        k = self.target[trial]
+        level = self.levels[k]
+        if epoch < level:
+            return _EMPTY
+        if epoch > level:
+            raise ValueError(f"trial {trial} reported epoch {epoch} past its granted epoch {level}")
+        if k == self.top:
+            del self.target[trial]
+            self.running -= 1
+            return (Decision(trial, epoch, Action.COMPLETE, Reason("max-epochs", rung=k, bracket=self._bracket)),)
+        score = self.direction.score(value)
+        rung = self.rungs[k]
+        n = len(rung)
+        if n:
+            cutoff = rung.quantile(1.0 - 1.0 / self.eta)
+            rank = rung.rank_of_value(score)
+            stop = score < cutoff
+        else:
+            cutoff, rank, stop = None, 1, False
+        rung.add(score, trial)
+        reason = Reason(
+            "rung-cutoff",
+            rung=k,
+            cutoff=None if cutoff is None else self.direction.sign * cutoff,
+            compared=n,
+            rank=rank,
+            bracket=self._bracket,
+            detail="first at rung" if not n else "",
+        )
+        if stop:
+            del self.target[trial]
+            self.running -= 1
+            return (Decision(trial, epoch, Action.STOP, reason),)
+        self.target[trial] = k + 1
+        return (Decision(trial, epoch, Action.CONTINUE, reason, until=self.levels[k + 1]),)
+
+    def remove(self, trial: int, epoch: int) -> Sequence[Decision]:
+        if self.target.pop(trial, None) is not None:
+            self.running -= 1
+        return _EMPTY

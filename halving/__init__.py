@@ -5,6 +5,8 @@ from __future__ import annotations
 from . import space
 from .result import Result, TrialState
 from .simulation import simulate
+from .trainable import checkpoint, cpus, report
+from .tuner import tune
 
-__all__ = ["Result", "TrialState", "simulate", "space"]
+__all__ = ["Result", "TrialState", "checkpoint", "cpus", "report", "simulate", "space", "tune"]
 __version__ = "0.1.0"

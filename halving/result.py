@@ -108,6 +108,7 @@ class Result:
     run_dir: str | None = None
     stop_reason: str = "done"
     failures: dict[int, str] = field(default_factory=dict)
+    backend_stats: dict = field(default_factory=dict)
 
     def table(self) -> pa.Table:
         """A pyarrow Table with one row per report: trial, epoch, the metric, time, worker, extras."""

@@ -1,0 +1,234 @@
+"""The user's side: ``halving.report``, ``halving.cpus``, and the runners that
+drive a trainable one granted stretch of epochs at a time.
+
+Two trainable forms:
+
+* a function ``train(config)`` that loops over epochs and calls
+  ``halving.report(**metrics)`` once per epoch. It runs in a thread of its
+  own; ``report`` blocks when the granted epochs are used up, so a paused
+  trial costs only memory, and resumes exactly where it was when promoted.
+* a class with ``setup(config)``, ``train_epoch() -> dict`` and optionally
+  ``save()``, ``restore(state)`` and ``model()``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+__all__ = ["report", "cpus", "checkpoint", "make_runner", "TrialStopped", "describe_trainable"]
+
+_local = threading.local()
+
+
+class TrialStopped(BaseException):
+    """Raised inside a function trainable's ``report`` when halving stops the trial.
+
+    It derives from BaseException so that a trainable's ``except Exception``
+    does not swallow it.
+    """
+
+
+def report(**metrics: Any) -> None:
+    """Report one epoch's metrics. Pass ``model=obj`` to make ``obj`` the trial's model.
+
+    Outside a halving run, prints the metrics on one line and returns, so a
+    training script works on its own.
+    """
+    runner = getattr(_local, "runner", None)
+    if runner is None:
+        shown = {k: v for k, v in metrics.items() if k != "model"}
+        print(json.dumps(shown, default=str), flush=True)
+        return
+    runner.report(metrics)
+
+
+def cpus() -> int:
+    """CPUs granted to the current trial (set ``n_jobs`` or torch threads from it)."""
+    runner = getattr(_local, "runner", None)
+    if runner is None:
+        return os.cpu_count() or 1
+    return runner.cpus
+
+
+def checkpoint() -> Any:
+    """The state the current trial last passed as ``report(checkpoint=...)``, restored
+    after its worker was lost; ``None`` on a fresh start."""
+    runner = getattr(_local, "runner", None)
+    return None if runner is None else runner.restored
+
+
+def describe_trainable(trainable: Any) -> str:
+    if inspect.isclass(trainable):
+        missing = [m for m in ("setup", "train_epoch") if not callable(getattr(trainable, m, None))]
+        if missing:
+            raise TypeError(
+                f"trainable class {trainable.__name__} must define setup(config) and train_epoch(); missing {missing}"
+            )
+        return "class"
+    if callable(trainable):
+        return "function"
+    raise TypeError(f"trainable must be a function train(config) or a class with setup/train_epoch, but got {trainable!r}")
+
+
+class _Epochs:
+    """What a runner hands back for one grant."""
+
+    __slots__ = ("metrics", "times", "error", "traceback", "finished")
+
+    def __init__(self) -> None:
+        self.metrics: list[dict] = []
+        self.times: list[float] = []
+        self.error: str | None = None
+        self.traceback: str | None = None
+        self.finished = False
+
+
+class FunctionRunner:
+    """Runs ``train(config)`` in a thread; ``advance(until)`` lets it train up to ``until``."""
+
+    def __init__(self, fn: Callable, config: dict, cpus: int, restored: Any = None) -> None:
+        self.fn = fn
+        self.config = config
+        self.cpus = cpus
+        self.restored = restored
+        self.model: Any = None
+        self.checkpoint: Any = None
+        self.epoch = 0
+        self.granted = 0
+        self._cond = threading.Condition()
+        self._out = _Epochs()
+        self._done = False
+        self._stop = False
+        self._thread: threading.Thread | None = None
+
+    def _main(self) -> None:
+        _local.runner = self
+        try:
+            self.fn(dict(self.config))
+        except TrialStopped:
+            pass
+        except BaseException as exc:  # the trial failed: report it, never kill the worker
+            with self._cond:
+                self._out.error = f"{type(exc).__name__}: {exc}"
+                self._out.traceback = traceback.format_exc()
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify_all()
+
+    def report(self, metrics: dict) -> None:
+        model = metrics.pop("model", None)
+        ckpt = metrics.pop("checkpoint", None)
+        with self._cond:
+            if self._stop:
+                raise TrialStopped()
+            if self.epoch >= self.granted:
+                raise RuntimeError(f"report() called past the granted epoch {self.granted}")
+            if model is not None:
+                self.model = model
+            if ckpt is not None:
+                self.checkpoint = ckpt
+            self.epoch += 1
+            self._out.metrics.append(metrics)
+            self._out.times.append(time.time())
+            self._cond.notify_all()
+            while self.epoch >= self.granted and not self._stop:
+                self._cond.wait()
+            if self._stop:
+                raise TrialStopped()
+
+    def advance(self, until: int) -> _Epochs:
+        with self._cond:
+            self.granted = until
+            self._cond.notify_all()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._main, name="halving-trial", daemon=True)
+            self._thread.start()
+        with self._cond:
+            while self.epoch < until and not self._done:
+                self._cond.wait()
+            out, self._out = self._out, _Epochs()
+            out.finished = self._done and out.error is None
+        return out
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+
+    def save(self) -> Any:
+        if self.checkpoint is None:
+            raise NotImplementedError("a function trainable can move workers only if it reports checkpoint=...")
+        return {"checkpoint": self.checkpoint, "epoch": self.epoch, "model": self.model}
+
+
+class ClassRunner:
+    """Drives a class trainable: ``setup(config)`` once, ``train_epoch()`` per epoch."""
+
+    def __init__(self, cls: type, config: dict, cpus: int, restored: Any = None) -> None:
+        self.cpus = cpus
+        self.config = config
+        self.epoch = 0
+        self.obj = cls()
+        self.restored = None
+        _local.runner = self
+        try:
+            if restored is not None:
+                self.epoch = restored["epoch"]
+                if hasattr(self.obj, "restore"):
+                    self.obj.setup(dict(config))
+                    self.obj.restore(restored["state"])
+                else:
+                    self.obj = restored["state"]
+            else:
+                self.obj.setup(dict(config))
+        finally:
+            _local.runner = None
+
+    @property
+    def model(self) -> Any:
+        fn = getattr(self.obj, "model", None)
+        return fn() if callable(fn) else None
+
+    def advance(self, until: int) -> _Epochs:
+        out = _Epochs()
+        _local.runner = self
+        try:
+            while self.epoch < until:
+                metrics = self.obj.train_epoch()
+                if not isinstance(metrics, dict):
+                    raise TypeError(f"train_epoch() must return a dict of metrics, but returned {metrics!r}")
+                self.epoch += 1
+                out.metrics.append(metrics)
+                out.times.append(time.time())
+        except BaseException as exc:
+            out.error = f"{type(exc).__name__}: {exc}"
+            out.traceback = traceback.format_exc()
+        finally:
+            _local.runner = None
+        return out
+
+    def close(self) -> None:
+        pass
+
+    def save(self) -> Any:
+        fn = getattr(self.obj, "save", None)
+        # Without save(), the instance itself is the state (pickled by Ray when it moves).
+        return {"epoch": self.epoch, "state": fn() if callable(fn) else self.obj}
+
+
+def make_runner(trainable: Any, config: dict, cpus: int, restored: Any = None) -> FunctionRunner | ClassRunner:
+    if inspect.isclass(trainable):
+        return ClassRunner(trainable, config, cpus, restored)
+    if restored is not None:
+        runner = FunctionRunner(trainable, config, cpus, restored=restored.get("checkpoint"))
+        runner.epoch = runner.granted = restored["epoch"]
+        runner.model = restored.get("model")
+        return runner
+    return FunctionRunner(trainable, config, cpus)

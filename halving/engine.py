@@ -3,20 +3,24 @@ reports back, and carries out every decision, in exactly one place.
 
 Backends (simulated, Ray) only execute: they train a trial from its current
 epoch up to a granted epoch and return what it reported, as a ``Segment``.
+The engine writes each event to the recorder (the event log) and flushes it
+before acting on it; ``replay`` rebuilds the engine's and the policy's state
+from those events, which is how a crashed run resumes.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 import policies as P
 from policies import Action, Decision, Reason
 
 from .result import ReportTable, Result, TrialState
 
-__all__ = ["Backend", "Engine", "Recorder", "Segment"]
+__all__ = ["Backend", "Engine", "Recorder", "Segment", "ReplayMismatch"]
 
 
 @dataclass
@@ -24,7 +28,8 @@ class Segment:
     """What one trial reported in one round trip: epochs ``start+1 .. start+len(values)``.
 
     ``error`` is set when the trainable raised (or its worker died) after the
-    reported epochs; ``finished`` when the trainable returned before its grant.
+    reported epochs; ``finished`` when the trainable returned before its grant;
+    ``missing`` when a report lacked the metric (a message naming what it had).
     """
 
     trial: int
@@ -36,7 +41,7 @@ class Segment:
     error: str | None = None
     traceback: str | None = None
     finished: bool = False
-    missing: str | None = None  # the primary metric was absent: a message naming the reported keys
+    missing: str | None = None
 
 
 class Backend(Protocol):
@@ -46,14 +51,15 @@ class Backend(Protocol):
 
     def running(self) -> int: ...
 
-    def submit(self, trial: int, config: dict, start: int, until: int, rung: int) -> None:
-        """Train ``trial`` (fresh when ``start == 0`` and it never ran) up to epoch ``until``."""
+    def submit(self, trial: int, config: dict, start: int, until: int, rung: int) -> str | None:
+        """Train ``trial`` from epoch ``start`` up to ``until``; returns how its state was found
+        (``"new"``, ``"warm"``, ``"moved"``, ``"checkpoint"``, ``"scratch"``) or None."""
 
     def extend(self, trial: int, until: int, rung: int) -> None:
         """Keep the trial on its worker and train on up to ``until``."""
 
     def release(self, trial: int, keep: bool) -> None:
-        """The trial leaves its worker; ``keep``: hold its state for a later promotion or the best model."""
+        """The trial leaves its worker; ``keep``: hold its state for a promotion or the best model."""
 
     def wait(self) -> list[Segment]:
         """Block until at least one assignment returns."""
@@ -66,9 +72,12 @@ class Recorder(Protocol):
 
     def trial_created(self, trial: int, config: dict, time: float) -> None: ...
 
-    def assigned(self, trial: int, start: int, until: int, reason: Reason | None, time: float) -> None: ...
+    def assigned(self, trial: int, start: int, until: int, reason: Reason | None, time: float,
+                 how: str | None = None) -> None: ...
 
     def reports(self, segment: Segment, n: int) -> None: ...
+
+    def removed(self, trial: int, epoch: int, time: float) -> None: ...
 
     def decisions(self, decisions: Sequence[Decision], time: float) -> None: ...
 
@@ -77,7 +86,12 @@ class Recorder(Protocol):
     def flush(self) -> None: ...
 
 
+class ReplayMismatch(RuntimeError):
+    """The log does not match what the policy decides: not the same experiment."""
+
+
 _TERMINAL = {Action.STOP: TrialState.STOPPED, Action.COMPLETE: TrialState.COMPLETED}
+_ENGINE_RULES = ("failed", "non-finite-metric", "budget-exhausted", "finished-early", "timeout", "interrupted")
 
 
 class Engine:
@@ -102,8 +116,11 @@ class Engine:
     ) -> None:
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
             raise ValueError(f"budget must be a positive int of epochs, but got budget={budget!r}")
-        if timeout is not None and (not isinstance(timeout, (int, float)) or not timeout > 0):
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not timeout > 0):
             raise ValueError(f"timeout must be a positive number of seconds, but got timeout={timeout!r}")
+        if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 0:
+            raise ValueError(f"max_failures must be an int >= 0, but got max_failures={max_failures!r}")
         self.policy = policy
         self.backend = backend
         self.n_trials = n_trials
@@ -118,23 +135,27 @@ class Engine:
         self.on_progress = on_progress
         self.rung_of_epoch = rung_of_epoch or (lambda epoch: 0)
 
-        self.trained: dict[int, int] = {}  # epochs each trial has trained
+        self.trained: dict[int, int] = {}  # epochs each trial has trained (and reported)
         self.granted: dict[int, int] = {}  # running trial -> epoch it may train to
         self.configs: dict[int, dict] = {}
         self.states: dict[int, TrialState] = {}
         self.failures: dict[int, int] = {}
         self.errors: dict[int, str] = {}
+        self.restarts: dict[int, str] = {}
         self.decisions: list[Decision] = []
         self.reports = ReportTable(metric)
         self.epochs_used = 0
         self.reserved = 0  # granted but not yet trained
+        self.last_value: dict[int, float] = {}
         self.final_value: dict[int, float] = {}
         self.best_trial: int | None = None
         self.halted: str | None = None
+        self.finished = False
         self.t0 = backend.now()
 
     # ------------------------------------------------------------------ loop
     def run(self) -> Result:
+        self._restart_running()
         while True:
             signal = self._fill() if self.halted is None else P.DONE
             if not self.backend.running():
@@ -145,10 +166,16 @@ class Engine:
                 self._handle(segment)
             if self.on_progress is not None:
                 self.on_progress(self)
-        self._apply(self.policy.finish(), None)
+        self._apply(self.policy.finish())
+        self.finished = True
         if self.rec is not None:
             self.rec.flush()
         return self.result()
+
+    def halt(self, why: str) -> None:
+        """Hand out no more work; running trials finish their current grant."""
+        if self.halted is None:
+            self.halted = why
 
     def _fill(self) -> object:
         """Hand work to every free worker; returns the policy's last answer."""
@@ -156,53 +183,84 @@ class Engine:
         policy = self.policy
         while backend.free_slots() > 0:
             if self.timeout is not None and backend.now() - self.t0 >= self.timeout:
-                self._halt("timeout")
+                self.halt("timeout")
                 return P.DONE
             a = policy.next()
             if a is P.WAIT or a is P.DONE:
                 return a
             trial = a.trial
             start = self.trained.get(trial, 0)
-            until = a.until
-            if self.budget is not None:
-                room = self.budget - self.epochs_used - self.reserved
-                if room <= 0:
-                    self._refuse(a)
-                    self._halt("budget")
-                    return P.DONE
-                until = min(until, start + room)
+            until = self._cap(trial, a.until)
+            if until is None:
+                self._refuse(a)
+                self.halt("budget")
+                return P.DONE
+            now = backend.now()
             if a.new:
                 config = self.config_of(trial)
-                self.configs[trial] = config
-                self.trained[trial] = 0
                 if self.rec is not None:
-                    self.rec.trial_created(trial, config, backend.now())
-            self.states[trial] = TrialState.RUNNING
-            self.granted[trial] = until
-            self.reserved += until - start
+                    self.rec.trial_created(trial, config, now)
+                self._created(trial, config)
+            self._assigned(trial, start, until)
+            rung = self.rung_of_epoch(start)
             if self.rec is not None:
-                self.rec.assigned(trial, start, until, a.reason, backend.now())
-            backend.submit(trial, self.configs[trial], start, until, self.rung_of_epoch(start))
+                # Logged before the work starts; ``how`` is known only after submit, so a
+                # restart from scratch is logged as its own event below.
+                self.rec.assigned(trial, start, until, a.reason, now)
+                self.rec.flush()
+            how = backend.submit(trial, self.configs[trial], start, until, rung)
+            if how in ("scratch", "checkpoint"):
+                self._restarted(trial, start, how)
         return None
+
+    def _restarted(self, trial: int, start: int, how: str) -> None:
+        self.restarts[trial] = how
+        if self.rec is not None and hasattr(self.rec, "add"):
+            detail = ("its state was lost; retraining epochs 1..%d silently, not re-reported" % start
+                      if how == "scratch" else "restored from its last checkpoint")
+            self.rec.add("restarted", self.backend.now(), trial=trial, epoch=start, payload=f'"{how}: {detail}"')
 
     def _refuse(self, a: P.Assignment) -> None:
         """The budget has no room for this assignment: the policy must forget it."""
-        removed = self.policy.remove(a.trial, self.trained.get(a.trial, 0))
+        epoch = self.trained.get(a.trial, 0)
+        if self.rec is not None and hasattr(self.rec, "add"):
+            self.rec.add("refused", self.backend.now(), trial=a.trial, epoch=epoch)
         if a.new:
-            # Never sampled, never logged: as if the policy had not handed it out.
-            self._apply(removed, None)
+            # Never sampled, never run: the trial does not exist for the experiment.
+            self._apply(self._remove(a.trial, epoch))
             return
-        epoch = self.trained[a.trial]
-        self._apply([Decision(a.trial, epoch, Action.STOP, Reason("budget-exhausted")), *removed], None)
+        self._apply([Decision(a.trial, epoch, Action.STOP, Reason("budget-exhausted")),
+                     *self._remove(a.trial, epoch)])
 
-    def _halt(self, why: str) -> None:
-        if self.halted is None:
-            self.halted = why
+    def _remove(self, trial: int, epoch: int) -> Sequence[Decision]:
+        if self.rec is not None:
+            self.rec.removed(trial, epoch, self.backend.now())
+        return self.policy.remove(trial, epoch)
+
+    # ------------------------------------------------------ state transitions
+    # Shared by the live loop and by ``replay``: the same bookkeeping either way.
+    def _created(self, trial: int, config: dict) -> None:
+        self.configs[trial] = config
+        self.trained[trial] = 0
+
+    def _assigned(self, trial: int, start: int, until: int) -> None:
+        self.states[trial] = TrialState.RUNNING
+        self.granted[trial] = until
+        self.reserved += until - start
+
+    def _reported(self, trial: int, start: int, values: Sequence[float], times: Sequence[float], worker: int,
+                  extra: list[dict] | None, trained: int) -> None:
+        """``trained`` epochs were trained; the first ``len(values)`` are recorded (finite)."""
+        self.reserved -= min(trained, self.granted.get(trial, start) - start)
+        self.trained[trial] = start + trained
+        self.epochs_used += trained
+        if len(values):
+            self.reports.add(trial, start, values, times, worker, extra)
+            self.last_value[trial] = float(values[-1])
 
     # --------------------------------------------------------------- reports
     def _handle(self, seg: Segment) -> None:
         trial = seg.trial
-        policy = self.policy
         start = self.trained[trial]
         if seg.start != start:
             raise RuntimeError(f"trial {trial}: backend returned epochs from {seg.start}, engine expected {start}")
@@ -211,7 +269,7 @@ class Engine:
         n = len(values)
         bad: Reason | None = None
         isfinite = math.isfinite
-        report = policy.report
+        report = self.policy.report
         for i in range(n):
             value = values[i]
             if not isfinite(value):
@@ -222,118 +280,185 @@ class Engine:
             if out:
                 decisions.extend(out)
         granted = self.granted[trial]
-        self.reserved -= granted - start
-        end = start + n
-        self.trained[trial] = end
-        self.epochs_used += n
-        if bad is not None:
-            # The non-finite epoch was trained; it counts against the budget but is never ranked.
-            self.epochs_used += 1
-            self.trained[trial] = end + 1
-        self.reports.add(trial, start, values[:n] if n < len(values) else values, seg.times[:n], seg.worker,
-                         seg.extra[:n] if seg.extra is not None else None)
-        now = self.backend.now()
         if self.rec is not None:
             self.rec.reports(seg, n)
+        trained = len(values)  # a non-finite epoch and any after it were trained too
+        if n < len(values):
+            self._reported(trial, start, values[:n], seg.times[:n], seg.worker,
+                           seg.extra[:n] if seg.extra is not None else None, trained)
+        else:
+            self._reported(trial, start, values, seg.times, seg.worker, seg.extra, trained)
+        end = start + n
+        now = self.backend.now()
         own = any(d.trial == trial for d in decisions)
         if bad is not None or seg.error is not None or seg.missing is not None:
             if not own:
-                decisions.extend(self._trial_left(trial, self.trained[trial], seg, bad, now))
+                decisions.extend(self._trial_left(trial, end, seg, bad, now))
         elif not own:
             # The grant ended before the policy's decision point: the trainable returned
             # early, or the budget capped the grant.
             why = "finished-early" if end < granted else "budget-exhausted"
-            decisions.append(Decision(trial, end, Action.STOP, Reason(why, detail=f"trained {end} of {self.max_epochs}")))
-            decisions.extend(policy.remove(trial, end))
-        self._apply(decisions, trial)
+            decisions.append(Decision(trial, end, Action.STOP,
+                                      Reason(why, detail=f"trained {end} of {self.max_epochs}")))
+            decisions.extend(self._remove(trial, end))
+        self._apply(decisions)
 
     def _trial_left(self, trial: int, epoch: int, seg: Segment, bad: Reason | None, now: float) -> list[Decision]:
         if bad is not None:
             self.errors[trial] = bad.detail
-            return [Decision(trial, epoch, Action.STOP, bad), *self.policy.remove(trial, epoch)]
+            return [Decision(trial, epoch, Action.STOP, bad), *self._remove(trial, epoch)]
         message = seg.missing or seg.error or "unknown error"
         self.errors[trial] = message
         if self.rec is not None:
             self.rec.failed(trial, epoch, message, seg.traceback, now)
         self.failures[trial] = self.failures.get(trial, 0) + 1
-        reason = Reason("failed", detail=message.splitlines()[0][:200] if message else "")
-        out = [Decision(trial, epoch, Action.STOP, reason), *self.policy.remove(trial, epoch)]
-        return out
+        reason = Reason("failed", detail=message.splitlines()[0][:300] if message else "")
+        return [Decision(trial, epoch, Action.STOP, reason), *self._remove(trial, epoch)]
 
     # ------------------------------------------------------------- decisions
-    def _apply(self, decisions: Sequence[Decision], reporter: int | None) -> None:
+    def _apply(self, decisions: Sequence[Decision]) -> None:
         if not decisions:
             return
         now = self.backend.now()
         if self.rec is not None:
             self.rec.decisions(decisions, now)
             self.rec.flush()  # nothing is acted on before the record that caused it is on disk
-        self.decisions.extend(decisions)
         backend = self.backend
         for d in decisions:
             trial = d.trial
-            action = d.action
-            if action is Action.CONTINUE:
-                start = self.trained[trial]
-                until = d.until
-                if self.timeout is not None and now - self.t0 >= self.timeout:
-                    self._halt("timeout")
-                if self.halted is not None:
-                    self._cut(trial, "budget-exhausted" if self.halted == "budget" else self.halted)
-                    continue
-                if self.budget is not None:
-                    room = self.budget - self.epochs_used - self.reserved
-                    if room <= 0:
-                        self._halt("budget")
-                        self._cut(trial, "budget-exhausted")
-                        continue
-                    until = min(until, start + room)
-                self.granted[trial] = until
-                self.reserved += until - start
-                backend.extend(trial, until, self.rung_of_epoch(start))
+            if d.action is Action.CONTINUE:
+                self._decided(d)
+                until = self._grant_more(trial, d.until, now)
+                if until is None:
+                    continue  # cut here: the STOP was applied already
+                self._assigned(trial, self.trained[trial], until)
+                backend.extend(trial, until, self.rung_of_epoch(self.trained[trial]))
                 continue
             was_running = self.states.get(trial) is TrialState.RUNNING
-            if action is Action.PAUSE:
-                self.states[trial] = TrialState.PAUSED
-                if was_running:
-                    del self.granted[trial]
-                    backend.release(trial, keep=True)
-                continue
-            if d.reason.rule == "failed":
-                self.states[trial] = TrialState.FAILED
-            else:
-                self.states[trial] = _TERMINAL[action]
+            self._decided(d)
             if was_running:
-                del self.granted[trial]
-            keep = action is Action.COMPLETE and self._complete(trial)
-            if was_running or self.states[trial] is not TrialState.COMPLETED:
+                keep = d.action is Action.PAUSE or (d.action is Action.COMPLETE and self.best_trial == trial)
                 backend.release(trial, keep=keep)
 
-    def _cut(self, trial: int, why: str) -> None:
-        """A CONTINUE the engine cannot grant (budget, timeout): the trial stops here."""
-        epoch = self.trained[trial]
-        self._apply([Decision(trial, epoch, Action.STOP, Reason(why)), *self.policy.remove(trial, epoch)], None)
+    def _grant_more(self, trial: int, until: int, now: float) -> int | None:
+        """How far a CONTINUE may go under the budget and timeout; None cuts the trial here."""
+        if self.timeout is not None and now - self.t0 >= self.timeout:
+            self.halt("timeout")
+        if self.halted is None and self.budget is not None:
+            capped = self._cap(trial, until)
+            if capped is None:
+                self.halt("budget")
+            else:
+                return capped
+        if self.halted is not None:
+            epoch = self.trained[trial]
+            why = "budget-exhausted" if self.halted == "budget" else self.halted
+            self._apply([Decision(trial, epoch, Action.STOP, Reason(why)), *self._remove(trial, epoch)])
+            return None
+        return until
 
-    def _complete(self, trial: int) -> bool:
+    def _cap(self, trial: int, until: int) -> int | None:
+        """``until`` cut to what the budget leaves; None when it leaves nothing."""
+        if self.budget is None:
+            return until
+        room = self.budget - self.epochs_used - self.reserved
+        return None if room <= 0 else min(until, self.trained.get(trial, 0) + room)
+
+    def _decided(self, d: Decision) -> None:
+        """Engine bookkeeping for one decision (live and replay)."""
+        self.decisions.append(d)
+        trial = d.trial
+        if d.action is Action.CONTINUE:
+            self.granted.pop(trial, None)
+            return
+        self.granted.pop(trial, None)
+        if d.action is Action.PAUSE:
+            self.states[trial] = TrialState.PAUSED
+            return
+        if d.reason is not None and d.reason.rule == "failed":
+            self.states[trial] = TrialState.FAILED
+        else:
+            self.states[trial] = _TERMINAL[d.action]
+        if d.action is Action.COMPLETE:
+            self._complete(trial)
+
+    def _complete(self, trial: int) -> None:
         """A trial reached R: is it the new best? Only the best keeps its state (its model)."""
-        value = self._last_value(trial)
+        value = self.last_value[trial]
         self.final_value[trial] = value
         best = self.best_trial
         if best is None or self.direction.better(value, self.final_value[best]) or (
             value == self.final_value[best] and trial < best
         ):
-            if best is not None:
+            if best is not None and self.states.get(best) is TrialState.COMPLETED:
                 self.backend.release(best, keep=False)
             self.best_trial = trial
-            return True
-        return False
 
-    def _last_value(self, trial: int) -> float:
-        t = self.reports
-        for i in range(len(t._trial) - 1, -1, -1):
-            if t._trial[i] == trial:
-                return float(t._values[i][-1])
-        raise RuntimeError(f"trial {trial} completed without a report")
+    # ----------------------------------------------------------------- replay
+    def replay(self, events: Iterable[dict]) -> dict:
+        """Rebuild state from logged events by making the policy the same calls in the
+        same order. Raises ``ReplayMismatch`` when the policy disagrees with the log."""
+        from .eventlog import decision_from_event
+
+        policy = self.policy
+        stats = {"reports": 0, "decisions": 0, "assignments": 0}
+
+        for ev in events:
+            kind = ev["kind"]
+            if kind == "trial_created":
+                self._created(ev["trial"], json.loads(ev["payload"]))
+            elif kind == "assigned":
+                a = policy.next()
+                if not isinstance(a, P.Assignment) or a.trial != ev["trial"]:
+                    raise ReplayMismatch(f"the log assigns trial {ev['trial']} but the policy now gives {a!r}")
+                self._assigned(ev["trial"], ev["epoch"], ev["until"])
+                stats["assignments"] += 1
+            elif kind == "report":
+                trial, epoch, value = ev["trial"], ev["epoch"], ev["value"]
+                start = self.trained[trial]
+                if epoch != start + 1:
+                    raise ReplayMismatch(f"trial {trial} reports epoch {epoch} after {start}")
+                extra = [json.loads(ev["metrics"])] if ev["metrics"] else None
+                if value is not None and math.isfinite(value):
+                    policy.report(trial, epoch, value)
+                    self._reported(trial, start, [value], [ev["time"]], ev["worker"] or -1, extra, 1)
+                else:
+                    self._reported(trial, start, [], [], -1, None, 1)
+                stats["reports"] += 1
+            elif kind == "refused":
+                a = policy.next()
+                if not isinstance(a, P.Assignment) or a.trial != ev["trial"]:
+                    raise ReplayMismatch(f"the log refuses trial {ev['trial']} but the policy now gives {a!r}")
+            elif kind == "removed":
+                policy.remove(ev["trial"], ev["epoch"])
+            elif kind == "decision":
+                d = decision_from_event(ev)
+                self._decided(d)
+                if d.action is Action.CONTINUE:
+                    until = self._cap(d.trial, d.until)
+                    if until is not None:  # else the log holds the STOP that followed
+                        self._assigned(d.trial, self.trained[d.trial], until)
+                stats["decisions"] += 1
+            elif kind == "trial_failed":
+                self.failures[ev["trial"]] = self.failures.get(ev["trial"], 0) + 1
+                self.errors[ev["trial"]] = json.loads(ev["payload"])["error"]
+            elif kind == "restarted":
+                self.restarts[ev["trial"]] = "replayed"
+            elif kind == "experiment_finished":
+                self.finished = True
+        # Reports logged for a grant that had not ended were trained but their grant is
+        # still open: the reserved count is what remains of it.
+        self.reserved = sum(self.granted[t] - self.trained[t] for t in self.granted)
+        return stats
+
+    def _restart_running(self) -> None:
+        """After a replay, trials that were running when the driver died train on."""
+        for trial in sorted(self.granted):
+            start = self.trained[trial]
+            until = self.granted[trial]
+            how = self.backend.submit(trial, self.configs[trial], start, until, self.rung_of_epoch(start))
+            if how in ("scratch", "checkpoint"):
+                self._restarted(trial, start, how)
 
     # ---------------------------------------------------------------- result
     def result(self) -> Result:
@@ -351,6 +476,6 @@ class Engine:
             configs=self.configs,
             states=self.states,
             reports=self.reports,
-            stop_reason=self.halted or "done",
+            stop_reason=self.halted or ("done" if self.finished else "unfinished"),
             failures=dict(self.errors),
         )

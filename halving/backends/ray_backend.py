@@ -14,9 +14,11 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import ray
+from ray import cloudpickle
 
 from ..engine import Segment
 from ..trainable import make_runner
@@ -48,6 +50,12 @@ class TrialWorker:
             if runner is None:
                 runner = make_runner(self.trainable, config, cpus, restored)
                 self.runners[trial] = runner
+                if runner.epoch < start:
+                    # State lost (worker died, driver restarted): retrain the epochs it had,
+                    # silently; their reports are already in the log and are not sent again.
+                    lost = runner.advance(start)
+                    if lost.error is not None or lost.finished:
+                        raise RuntimeError(f"retraining trial {trial} to epoch {start} failed: {lost.error}")
             runner.cpus = cpus
             if runner.epoch != start:
                 raise RuntimeError(f"trial {trial} is at epoch {runner.epoch} on worker {self.index}, not {start}")
@@ -127,7 +135,8 @@ class RayBackend:
     """A pool of ``workers`` TrialWorker actors, reused across trials."""
 
     def __init__(self, trainable: Any, *, metric: str, workers: int, class_trainable: bool,
-                 cpus_of_rung: Any = None) -> None:
+                 cpus_of_rung: Any = None, checkpoint_dir: str | os.PathLike | None = None,
+                 max_paused: int = 64) -> None:
         self.metric = metric
         self.workers = workers
         self.class_trainable = class_trainable
@@ -144,6 +153,10 @@ class RayBackend:
         self.active: set[int] = set()  # trials submitted and not yet released
         self.saved: dict[int, Any] = {}  # trial -> ObjectRef of its saved state (moved or spilled)
         self.lost_trials: set[int] = set()
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.max_paused = max_paused
+        self.paused: dict[int, dict[int, None]] = {i: {} for i in range(workers)}  # per worker, oldest first
+        self.spilled = 0
         self.migrations = 0
         self.warm_promotions = 0
         self.round_trips = 0
@@ -161,26 +174,32 @@ class RayBackend:
     def now(self) -> float:
         return time.time()
 
-    def submit(self, trial: int, config: dict, start: int, until: int, rung: int = 0) -> None:
+    def submit(self, trial: int, config: dict, start: int, until: int, rung: int = 0) -> str:
         self.active.add(trial)
         cpus = self.cpus_of_rung(rung)
         home = self.home.get(trial)
         if home is not None:
+            self.paused[home].pop(trial, None)
             if home in self.idle:
                 self.warm_promotions += 1
                 self._call(home, trial, config, start, until, cpus, None)
-                return
+                return "warm"
             if self.class_trainable or ray.get(self.actors[home].can_save.remote(trial)):
                 # Home is busy: move the state through the object store to a free worker.
                 state = self.actors[home].take.remote(trial)
                 del self.home[trial]
                 self.migrations += 1
                 self._dispatch(trial, config, start, until, cpus, state)
-                return
+                return "moved"
             # A function trial without checkpoints lives in its thread: wait for its home.
             self.queue[home].append((trial, config, start, until, cpus, None))
-            return
-        self._dispatch(trial, config, start, until, cpus, self.saved.pop(trial, None))
+            self.warm_promotions += 1
+            return "warm"
+        saved = self._restore_state(trial) if start > 0 else None
+        self._dispatch(trial, config, start, until, cpus, saved)
+        if start == 0:
+            return "new"
+        return "checkpoint" if saved is not None else "scratch"
 
     def extend(self, trial: int, until: int, rung: int = 0) -> None:
         home = self.home[trial]
@@ -195,8 +214,51 @@ class RayBackend:
         if not keep:
             home = self.home.pop(trial, None)
             if home is not None:
+                self.paused[home].pop(trial, None)
                 self.actors[home].drop.remote(trial)
-            self.saved.pop(trial, None)
+            self._forget_saved(trial)
+            return
+        home = self.home.get(trial)
+        if home is not None:
+            self.paused[home][trial] = None
+            self._bound_memory(home)
+
+    def _bound_memory(self, home: int) -> None:
+        """Past ``max_paused`` paused trials on a worker, spill the oldest to checkpoints."""
+        paused = self.paused[home]
+        while len(paused) > self.max_paused and self.checkpoint_dir is not None:
+            trial = next(iter(paused))
+            del paused[trial]
+            if not (self.class_trainable or ray.get(self.actors[home].can_save.remote(trial))):
+                continue  # a function trial without checkpoints can only stay in memory
+            state = ray.get(self.actors[home].take.remote(trial))
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            path = self.checkpoint_dir / f"trial-{trial}.pkl"
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as fh:
+                cloudpickle.dump(state, fh)
+            os.replace(tmp, path)
+            del self.home[trial]
+            self.saved[trial] = path
+            self.spilled += 1
+
+    def _forget_saved(self, trial: int) -> None:
+        saved = self.saved.pop(trial, None)
+        if isinstance(saved, Path):
+            saved.unlink(missing_ok=True)
+
+    def _restore_state(self, trial: int) -> Any:
+        """A saved state for ``trial``: spilled this session, or left on disk by a run that died."""
+        saved = self.saved.pop(trial, None)
+        if saved is None and self.checkpoint_dir is not None:
+            path = self.checkpoint_dir / f"trial-{trial}.pkl"
+            saved = path if path.exists() else None
+        if isinstance(saved, Path):
+            with open(saved, "rb") as fh:
+                state = cloudpickle.load(fh)
+            saved.unlink(missing_ok=True)
+            return state
+        return saved
 
     def wait(self) -> list[Segment]:
         refs = list(self.inflight)
@@ -246,6 +308,7 @@ class RayBackend:
         lost = [t for t, h in self.home.items() if h == index]
         for t in lost:
             del self.home[t]
+        self.paused[index].clear()
         self.lost_trials.update(lost)
         self.actors[index] = self._new_actor(index)
         self.idle.add(index)

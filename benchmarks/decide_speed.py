@@ -280,41 +280,63 @@ def _runs(label: str, fn, repeats: int) -> list[float]:
     return times
 
 
+def _area(filename: str) -> str:
+    f = filename.replace("\\", "/")
+    for key, name in (("/policies/", "policies/"), ("/halving/", "halving/"), ("sortedcontainers", "sortedcontainers"),
+                      ("/benchmarks/", "benchmark driver")):
+        if key in f:
+            return name
+    return "builtins/other" if f.startswith("~") or "<" in f else "other Python"
+
+
 def _profile(fn, top: int = 15) -> str:
+    """cProfile of ``fn()``: the ``top`` functions by tottime, then tottime summed by area."""
     prof = cProfile.Profile()
     prof.enable()
     fn()
     prof.disable()
     buf = io.StringIO()
-    pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(top)
+    stats = pstats.Stats(prof, stream=buf)
+    stats.sort_stats("tottime").print_stats(top)
+    areas: dict[str, float] = {}
+    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        areas[_area(filename)] = areas.get(_area(filename), 0.0) + tottime
+    total = sum(areas.values()) or 1.0
+    buf.write("tottime by area: " + ", ".join(
+        f"{k} {v:.2f} s ({100 * v / total:.0f}%)" for k, v in sorted(areas.items(), key=lambda kv: -kv[1])) + "\n")
     return buf.getvalue()
 
 
 # ---------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reports", type=int, default=1_000_000, help="reports in the stream (default 1,000,000)")
     ap.add_argument("--trials-hint", type=int, default=None,
-                    help="curves to generate up front for the stream (more are made on demand; default reports/3)")
+                    help="curves generated up front for the stream (more are made on demand; default reports/3); "
+                         "the number of trials is set by the decisions and printed")
     ap.add_argument("--concurrency", type=int, default=64, help="trials running at once in the stream (default 64)")
     ap.add_argument("--sim-trials", type=int, default=1_000_000, help="trials of the simulation (default 1,000,000)")
     ap.add_argument("--repeats", type=int, default=3, help="runs per measurement; medians are reported (default 3)")
+    ap.add_argument("--ray-repeats", type=int, default=None,
+                    help="runs of the Ray Tune side (default: --repeats); at 1M reports one run takes tens of minutes")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="CI smoke sizes: 20k reports, 20k simulated trials, 1 run")
     ap.add_argument("--skip", action="append", default=[], choices=["ray", "promotion", "sim"],
                     help="leave a part out (repeatable)")
     ap.add_argument("--profile", action="store_true",
-                    help="instead of timing, print cProfile (top 15 by tottime) of the halving stream replay and the simulation")
+                    help="instead of timing, print cProfile (top 15 by tottime) of the halving replays and the simulation")
     ap.add_argument("--out", type=Path, default=None, help="write a JSON summary here")
     args = ap.parse_args(argv)
     if args.quick:
         args.reports = min(args.reports, 20_000)
         args.sim_trials = min(args.sim_trials, 20_000)
         args.repeats = 1
-    if args.reports < 1 or args.sim_trials < 1 or args.repeats < 1 or args.concurrency < 1:
-        ap.error("--reports, --sim-trials, --repeats and --concurrency must be >= 1")
+    if args.ray_repeats is None:
+        args.ray_repeats = args.repeats
+    if min(args.reports, args.sim_trials, args.repeats, args.ray_repeats, args.concurrency) < 1:
+        ap.error("--reports, --sim-trials, --repeats, --ray-repeats and --concurrency must be >= 1")
     skip = set(args.skip)
-    rv = ray_version()
+    rv = ray_version() if "ray" not in skip else None
     if rv is None and "ray" not in skip:
         print("ray[tune] is not installed: skipping the Ray Tune side (pip install 'halving[bench]')")
         skip.add("ray")
@@ -330,11 +352,12 @@ def main(argv: list[str] | None = None) -> int:
             "eta": ETA,
             "sim_trials": args.sim_trials,
             "repeats": args.repeats,
+            "ray_repeats": args.ray_repeats,
             "seed": args.seed,
         },
     }
 
-    # ---- part 1: the stream -------------------------------------------------
+    # ---- the streams (not timed) --------------------------------------------
     hint = args.trials_hint if args.trials_hint is not None else args.reports // 3
     bank = CurveBank(MAX_EPOCHS, args.seed, prefetch=max(hint, 1))
     t_rec = time.perf_counter()
@@ -357,24 +380,32 @@ def main(argv: list[str] | None = None) -> int:
             f"{promo_stream.n_next:,} next() calls, {promo_stream.n_decisions:,} decisions",
             flush=True,
         )
+    del bank
+
+    def asha_stop() -> policies.Policy:
+        return policies.ASHAStop(eta=ETA, min_epochs=1)
+
+    def asha() -> policies.Policy:
+        return policies.ASHA(eta=ETA, min_epochs=1)
 
     if args.profile:
-        print("\n== cProfile: halving ASHAStop stream replay (top 15 by tottime) ==")
-        print(_profile(lambda: replay_halving(lambda: policies.ASHAStop(eta=ETA, min_epochs=1), stop_stream, n_trials_arg)))
+        print(f"\n== cProfile: halving ASHAStop replay of the {len(stop_stream):,}-report stream ==")
+        print(_profile(lambda: replay_halving(asha_stop, stop_stream, n_trials_arg)))
         if promo_stream is not None:
-            print("== cProfile: halving ASHA (promotion) stream replay (top 15 by tottime) ==")
-            print(_profile(lambda: replay_halving(lambda: policies.ASHA(eta=ETA, min_epochs=1), promo_stream, n_trials_arg)))
+            print(f"== cProfile: halving ASHA (promotion) replay of its {len(promo_stream):,}-report stream ==")
+            print(_profile(lambda: replay_halving(asha, promo_stream, n_trials_arg)))
         if "sim" not in skip:
             curves = synthetic_curves(args.sim_trials, MAX_EPOCHS, args.seed)
-            print(f"== cProfile: halving.simulate, {args.sim_trials:,} trials x {MAX_EPOCHS} (top 15 by tottime) ==")
+            print(f"== cProfile: halving.simulate(policy='asha', workers=1), {args.sim_trials:,} trials x {MAX_EPOCHS} ==")
             print(_profile(lambda: halving.simulate(curves, policy="asha", workers=1, seed=args.seed, eta=ETA)))
         return 0
 
+    # ---- part 1: halving on the stream --------------------------------------
     n = len(stop_stream)
     loop_times = _runs("replay loop, no-op calls", lambda: replay_nothing(stop_stream), args.repeats)
 
     def run_stop() -> float:
-        t, ends = replay_halving(lambda: policies.ASHAStop(eta=ETA, min_epochs=1), stop_stream, n_trials_arg)
+        t, ends = replay_halving(asha_stop, stop_stream, n_trials_arg)
         if ends != stop_stream.ends:
             raise RuntimeError("halving's replay ended trials the recording did not: the replay is not deterministic")
         return t
@@ -389,36 +420,15 @@ def main(argv: list[str] | None = None) -> int:
         "halving_asha_stop_seconds": stop_times,
     }
 
-    if "ray" not in skip:
-        ray_ends: list[int] = []
-
-        def run_ray() -> float:
-            t, ends = replay_ray(stop_stream, args.seed)
-            ray_ends[:] = ends
-            return t
-
-        ray_times = _runs("Ray Tune ASHAScheduler", run_ray, args.repeats)
-        same = ray_ends == stop_stream.ends
-        mismatch = next((i for i, (a, b) in enumerate(zip(ray_ends, stop_stream.ends)) if a != b), None)
-        rows.append(("Ray Tune ASHAScheduler", n, median_of(ray_times)))
-        summary["stream"]["ray_seconds"] = ray_times
-        summary["stream"]["same_decisions"] = same
-        if not same:
-            print(
-                f"WARNING: Ray ended {len(ray_ends):,} trials, halving {len(stop_stream.ends):,}; "
-                f"first difference at end #{mismatch}: the rates are of slightly different streams"
-            )
-
     if promo_stream is not None:
 
         def run_promo() -> float:
-            t, ends = replay_halving(lambda: policies.ASHA(eta=ETA, min_epochs=1), promo_stream, n_trials_arg)
+            t, ends = replay_halving(asha, promo_stream, n_trials_arg)
             if ends != promo_stream.ends:
                 raise RuntimeError("halving's replay of the promotion stream is not deterministic")
             return t
 
         promo_times = _runs("halving ASHA (promotion)", run_promo, args.repeats)
-        rows.append(("halving policies.ASHA (promotion)*", len(promo_stream), median_of(promo_times)))
         summary["stream"]["halving_asha_promotion_seconds"] = promo_times
         summary["stream"]["promotion_trials"] = promo_stream.n_trials
 
@@ -449,36 +459,61 @@ def main(argv: list[str] | None = None) -> int:
 
         sim_times = _runs(f"halving.simulate {args.sim_trials:,} trials", run_sim, args.repeats)
         sim = {"trials": args.sim_trials, "seconds": sim_times, "median_seconds": median_of(sim_times), **sim_info}
+        sim["decisions_per_second"] = sim["decisions"] / sim["median_seconds"]
+        sim["reports_per_second"] = sim["reports"] / sim["median_seconds"]
         summary["simulation"] = sim
+        del curves
+
+    # ---- part 1, Ray Tune's side (last: it is by far the slowest) -----------
+    if "ray" not in skip:
+        ray_ends: list[int] = []
+
+        def run_ray() -> float:
+            t, ends = replay_ray(stop_stream, args.seed)
+            ray_ends[:] = ends
+            return t
+
+        ray_times = _runs("Ray Tune ASHAScheduler", run_ray, args.ray_repeats)
+        same = ray_ends == stop_stream.ends
+        rows.append(("Ray Tune ASHAScheduler", n, median_of(ray_times)))
+        summary["stream"]["ray_seconds"] = ray_times
+        summary["stream"]["same_decisions"] = same
+        if not same:
+            first = next((k for k, (a, b) in enumerate(zip(ray_ends, stop_stream.ends)) if a != b), None)
+            print(
+                f"WARNING: Ray ended {len(ray_ends):,} trials, halving {len(stop_stream.ends):,}; "
+                f"first difference at end #{first}: the two rates are of slightly different streams"
+            )
+    if promo_stream is not None:
+        rows.append(("halving policies.ASHA (promotion) *", len(promo_stream), median_of(promo_times)))
 
     # ---- table --------------------------------------------------------------
     loop = median_of(loop_times)
     print()
     print(f"Part 1: {n:,}-report stream, {stop_stream.n_trials:,} trials, R={MAX_EPOCHS}, eta={ETA}, "
-          f"{args.concurrency} running; median of {args.repeats}")
+          f"{args.concurrency} running; medians of {args.repeats} (Ray: {args.ray_repeats})")
     print(f"  {'scheduler':38s} {'seconds':>10s} {'reports/s':>14s}")
     for name, count, secs in rows:
         print(f"  {name:38s} {secs:10.3f} {_fmt_rate(count / secs):>14s}")
     print(f"  {'(replay loop alone, no-op calls)':38s} {loop:10.3f} {_fmt_rate(n / loop):>14s}")
-    rates = {name: count / secs for name, count, secs in rows}
+    rates = {name.rstrip(" *"): count / secs for name, count, secs in rows}
     summary["stream"]["reports_per_second"] = rates
-    h = rates["halving policies.ASHAStop"]
     if "Ray Tune ASHAScheduler" in rates:
-        ratio = h / rates["Ray Tune ASHAScheduler"]
+        ratio = rates["halving policies.ASHAStop"] / rates["Ray Tune ASHAScheduler"]
         summary["stream"]["ratio_halving_over_ray"] = ratio
         verdict = "identical" if summary["stream"]["same_decisions"] else "DIFFERENT"
         print(f"  ratio halving ASHAStop / Ray ASHAScheduler: {ratio:,.1f}x  (target >= 100x; decisions {verdict})")
     if promo_stream is not None:
-        print("  * ASHA with promotion is another algorithm, so its own stream (same curves, same loop)")
+        print(f"  * ASHA with promotion is another algorithm: its own stream ({promo_stream.n_trials:,} trials), "
+              "same curves, same loop")
     if sim is not None:
         s = sim["median_seconds"]
         print()
         print(f"Part 2: halving.simulate(policy='asha', eta={ETA}, workers=1), {sim['trials']:,} trials x {MAX_EPOCHS}; "
               f"median of {args.repeats}")
-        print(f"  seconds {s:.2f} (target < 30 s for 1M trials)   decisions {sim['decisions']:,} "
-              f"({_fmt_rate(sim['decisions'] / s)}/s)   reports {sim['reports']:,} ({_fmt_rate(sim['reports'] / s)}/s)")
-        sim["decisions_per_second"] = sim["decisions"] / s
-        sim["reports_per_second"] = sim["reports"] / s
+        print(f"  {s:.2f} s (target < 30 s at 1M trials); {sim['decisions']:,} decisions "
+              f"({_fmt_rate(sim['decisions_per_second'])}/s); {sim['reports']:,} reports "
+              f"({_fmt_rate(sim['reports_per_second'])}/s)")
     if args.out is not None:
         args.out.write_text(json.dumps(summary, indent=2) + "\n")
         print(f"\nwrote {args.out}")

@@ -42,6 +42,7 @@ class Segment:
     traceback: str | None = None
     finished: bool = False
     missing: str | None = None
+    cut_short: bool = False  # replay: the recorded curve ends before the grant
 
 
 class Backend(Protocol):
@@ -297,7 +298,7 @@ class Engine:
         elif not own:
             # The grant ended before the policy's decision point: the trainable returned
             # early, or the budget capped the grant.
-            why = "finished-early" if end < granted else "budget-exhausted"
+            why = ("curve-cut-short" if seg.cut_short else "finished-early") if end < granted else "budget-exhausted"
             decisions.append(Decision(trial, end, Action.STOP,
                                       Reason(why, detail=f"trained {end} of {self.max_epochs}")))
             decisions.extend(self._remove(trial, end))

@@ -39,13 +39,18 @@ def simulate(
     seed: int = 0,
     budget: int | None = None,
     metric: str = "value",
+    cut_short: str = "error",
     **policy_params: object,
 ) -> Result:
     """Run ``policy`` over ``curves`` (trials x epochs; column j is the metric
     after epoch j+1) with ``workers`` simulated workers. Nothing trains and no
     clock is read: ``result.virtual_seconds`` is the makespan in units of
     ``epoch_seconds``. ``best_trial`` is a row index; ``best_config`` is
-    ``{"row": best_trial}``.
+    ``{"row": best_trial}``. With ``cut_short="stop"``, NaN marks where a
+    recorded curve ends, and a trial asked for epochs past it stops there with
+    the reason ``curve-cut-short`` (how ``halving replay`` treats curves of
+    trials the recorded run stopped early); otherwise NaN is a non-finite
+    metric.
     """
     arr = np.asarray(curves, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
@@ -53,7 +58,7 @@ def simulate(
     n_trials, max_epochs = arr.shape
     pol = resolve_policy(policy, seed, **policy_params)
     pol.start(n_trials=n_trials, max_epochs=max_epochs, mode=mode)
-    backend = SimulatedBackend(arr, workers=workers, epoch_seconds=epoch_seconds)
+    backend = SimulatedBackend(arr, workers=workers, epoch_seconds=epoch_seconds, cut_short=cut_short)
     engine = Engine(
         pol,
         backend,

@@ -21,7 +21,7 @@ from .simulation import resolve_policy
 from .space import Space, load_space
 from .trainable import describe_trainable
 
-__all__ = ["tune", "load", "Experiment", "target_name"]
+__all__ = ["tune", "load", "Experiment", "run_experiment", "read_spec", "target_name"]
 
 
 class ExperimentError(ValueError):
@@ -225,18 +225,24 @@ def tune(
     exp = Experiment(space=space, metric=metric, mode=mode, policy=policy, max_epochs=max_epochs, trials=trials,
                      budget=budget, workers=workers, timeout=timeout, seed=seed, max_failures=max_failures,
                      cpus_per_rung=cpus_per_rung, target=target_name(trainable), policy_params=policy_params)
+    return run_experiment(exp, trainable, run_dir=run_dir, resume=resume, address=address, progress=progress,
+                          kind=kind)
+
+
+def run_experiment(exp: Experiment, trainable: Any, *, run_dir: str | os.PathLike | None, resume: bool,
+                   address: str | None, progress: Callable | None = None, kind: str | None = None) -> Result:
+    """Run a validated experiment, or continue the one logged in ``run_dir``."""
+    kind = kind or describe_trainable(trainable)
     run_path = Path(run_dir) if run_dir is not None else _new_run_dir(exp.policy.name)
-    has_log = run_path.exists() and bool(log_files(run_path))
-    events = None
-    if has_log:
-        if not resume:
-            raise ValueError(f"{run_path} already holds an experiment; pass resume=True to continue it, "
-                             f"or choose another run_dir")
-        logged = read_spec(run_path)
-        exp.check_same(logged, run_path)
-        events = read_events(run_path)
-    elif run_path.exists() and not run_path.is_dir():
+    if run_path.exists() and not run_path.is_dir():
         raise ValueError(f"run_dir {run_path} exists and is not a directory")
+    events = None
+    if run_path.exists() and log_files(run_path):
+        if not resume:
+            raise ValueError(f"{run_path} already holds an experiment; pass resume=True (CLI: halving resume "
+                             f"{run_path}) to continue it, or choose another run_dir")
+        exp.check_same(read_spec(run_path), run_path)
+        events = read_events(run_path)
     return _execute(exp, trainable, kind, run_path, events, address, progress)
 
 

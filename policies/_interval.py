@@ -184,8 +184,10 @@ class Bandit(_PerEpochScores):
     At an evaluation epoch t, stop the trial if its value is not within the
     slack of the best value any trial reported at t: with ``slack_factor``
     f, for mode max stop when ``value * (1 + f) < best``, for mode min when
-    ``value / (1 + f) > best``; with ``slack_amount`` a, when
-    ``value + a < best`` (max) or ``value - a > best`` (min).
+    ``value / (1 + f) > best`` (for a negative best, the slack is taken about
+    ``|best|``: max stops below ``best * (1 + f)``, min above ``best / (1 + f)``);
+    with ``slack_amount`` a, when ``value + a < best`` (max) or
+    ``value - a > best`` (min).
     """
 
     name = "bandit"
@@ -223,8 +225,10 @@ class Bandit(_PerEpochScores):
         best = sign * scores.best()[0]
         maximize = self.direction.mode == "max"
         if self.slack_factor is not None:
+            # The slack is relative to |best|, toward worse values whatever best's sign
+            # (best / f for a negative best in mode max would stop even the best trial).
             f = 1.0 + self.slack_factor
-            cutoff = best / f if maximize else best * f
+            cutoff = best / f if maximize == (best >= 0) else best * f
         else:
             a = self.slack_amount
             cutoff = best - a if maximize else best + a

@@ -95,6 +95,22 @@ class SuccessiveHalving(RungPolicy):
             out.extend(self._close_rung(k + 1))
         return out
 
+    def finish(self) -> Sequence[Decision]:
+        """Trials still paused when the experiment ends early (budget, timeout): those
+        waiting for a rung that never closed, and those promoted but never resumed."""
+        out: list[Decision] = []
+        for k in range(self.top):
+            if len(self.results[k]) < self.expected[k]:  # rung k never closed
+                for _, trial in self.results[k]:
+                    reason = Reason("not-promoted", rung=k, bracket=self._bracket, detail="rung never closed")
+                    out.append(Decision(trial, self.levels[k], Action.STOP, reason))
+        for k in range(1, self.top + 1):
+            for trial, _ in self.pending[k]:
+                reason = Reason("not-resumed", rung=k - 1, bracket=self._bracket, detail="promoted, never resumed")
+                out.append(Decision(trial, self.levels[k - 1], Action.STOP, reason))
+            self.pending[k].clear()
+        return out
+
     def remove(self, trial: int, epoch: int) -> Sequence[Decision]:
         k = self.target.pop(trial, None)
         if k is None:

@@ -26,12 +26,16 @@ class SimulatedBackend:
         *,
         workers: int = 1,
         epoch_seconds: float | np.ndarray | None = None,
-        max_epochs: int | None = None,
+        cut_short: str = "error",
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive int, but got workers={workers!r}")
         self.curves = curves
         self.workers = workers
+        if cut_short not in ("error", "stop"):
+            raise ValueError(f"cut_short must be 'error' or 'stop', but got cut_short={cut_short!r}")
+        # "stop": NaN marks where a recorded curve ends; a trial asked past it ends there.
+        self.cut_short = cut_short
         if epoch_seconds is None:
             self._cost = None
         elif np.ndim(epoch_seconds) == 0:
@@ -93,4 +97,8 @@ class SimulatedBackend:
             values = curves[trial, start:until].tolist()
         step = (end - began) / (until - start)
         times = [began + step * i for i in range(1, until - start + 1)]
-        return [Segment(trial, start, values, times, worker=-1)]
+        cut = False
+        if self.cut_short == "stop" and values and values[-1] != values[-1]:
+            known = next(i for i, v in enumerate(values) if v != v)
+            values, times, cut = values[:known], times[:known], True
+        return [Segment(trial, start, values, times, worker=-1, finished=cut, cut_short=cut)]

@@ -9,11 +9,11 @@ import platform
 import statistics
 import sys
 import time
-from typing import Callable, TypeVar
+from typing import Callable, NamedTuple, TypeVar
 
 import numpy as np
 
-__all__ = ["CurveBank", "machine", "median_of", "synthetic_curves", "timed"]
+__all__ = ["CurveBank", "Lap", "clock", "lap", "machine", "machine_load", "median_of", "synthetic_curves", "timed"]
 
 T = TypeVar("T")
 
@@ -22,12 +22,31 @@ T = TypeVar("T")
 BLOCK = 1 << 16
 
 
-def timed(fn: Callable[[], T]) -> tuple[float, T]:
-    """``(seconds, fn())``, timed with ``time.perf_counter`` after a full collection."""
+class Lap(NamedTuple):
+    """One timing: wall-clock seconds (``perf_counter``) and this process's CPU seconds
+    (``process_time``, which other work on a shared machine disturbs less)."""
+
+    wall: float
+    cpu: float
+
+
+def clock() -> tuple[float, float]:
+    """Start a lap, after a full collection (so no earlier garbage is collected in it)."""
     gc.collect()
-    t0 = time.perf_counter()
+    return time.perf_counter(), time.process_time()
+
+
+def lap(start: tuple[float, float]) -> Lap:
+    c = time.process_time()
+    w = time.perf_counter()
+    return Lap(w - start[0], c - start[1])
+
+
+def timed(fn: Callable[[], T]) -> tuple[Lap, T]:
+    """``(Lap, fn())``."""
+    t0 = clock()
     out = fn()
-    return time.perf_counter() - t0, out
+    return lap(t0), out
 
 
 def median_of(values: list[float]) -> float:
@@ -106,4 +125,13 @@ def machine() -> dict:
         "platform": platform.platform(),
         "cpu": cpu,
         "cpus": os.cpu_count(),
+        "loadavg_at_start": machine_load(),
     }
+
+
+def machine_load() -> list[float] | None:
+    """1, 5 and 15-minute load averages: other work on the machine slows every number down."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None

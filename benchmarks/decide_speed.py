@@ -37,6 +37,12 @@ Part 2 (simulation). ``halving.simulate(curves, policy="asha", workers=1, eta=3)
 
 Every time is the median of ``--repeats`` runs (3 by default).
 
+Ray's scheduler computes a rung's cutoff with ``np.nanpercentile`` over every
+value recorded at that rung, so its cost per decision grows with the number of
+trials, while halving's sorted rungs cost O(log n): the ratio grows with
+``--reports``. At 1M reports a Ray run takes tens of minutes (``--ray-repeats``
+sets how many); ``--quick`` is a smoke test, its ratio is not the target's.
+
 Run from the repository root::
 
     PYTHONPATH=. python benchmarks/decide_speed.py [--quick] [--out summary.json]
@@ -58,9 +64,9 @@ import numpy as np
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from _common import CurveBank, machine, median_of, synthetic_curves, timed  # type: ignore[import-not-found]
+    from _common import CurveBank, Lap, clock, lap, machine, machine_load, median_of, synthetic_curves, timed  # type: ignore[import-not-found]
 else:
-    from ._common import CurveBank, machine, median_of, synthetic_curves, timed
+    from ._common import CurveBank, Lap, clock, lap, machine, machine_load, median_of, synthetic_curves, timed
 
 import halving
 import policies
@@ -151,8 +157,8 @@ def record_stream(policy: policies.Policy, n_reports: int, concurrency: int, ban
 
 
 # ----------------------------------------------------------------- replayers
-def replay_halving(make_policy, s: Stream, n_trials: int) -> tuple[float, list[int]]:
-    """Feed ``s`` to a fresh policy; seconds spent in ``next``/``report`` calls and the loop."""
+def replay_halving(make_policy, s: Stream, n_trials: int) -> tuple[Lap, list[int]]:
+    """Feed ``s`` to a fresh policy: the time of the loop of ``next``/``report`` calls, and the ends."""
     policy = make_policy()
     policy.start(n_trials=n_trials, max_epochs=MAX_EPOCHS, mode="max")
     nxt = policy.next
@@ -161,8 +167,7 @@ def replay_halving(make_policy, s: Stream, n_trials: int) -> tuple[float, list[i
     ends: list[int] = []
     push = ends.append
     rows = s.rows()
-    gc.collect()
-    t0 = time.perf_counter()
+    t0 = clock()
     for i, trial, epoch, value, admit in rows:
         while admit:
             nxt()
@@ -170,10 +175,10 @@ def replay_halving(make_policy, s: Stream, n_trials: int) -> tuple[float, list[i
         out = report(trial, epoch, value)
         if out and out[0].action is not CONTINUE:
             push(i)
-    return time.perf_counter() - t0, ends
+    return lap(t0), ends
 
 
-def replay_nothing(s: Stream) -> float:
+def replay_nothing(s: Stream) -> Lap:
     """The replay loop with calls that do nothing: the share of the loop itself in the rates."""
 
     def nxt():
@@ -185,8 +190,7 @@ def replay_nothing(s: Stream) -> float:
     ends: list[int] = []
     push = ends.append
     rows = s.rows()
-    gc.collect()
-    t0 = time.perf_counter()
+    t0 = clock()
     for i, trial, epoch, value, admit in rows:
         while admit:
             nxt()
@@ -194,7 +198,7 @@ def replay_nothing(s: Stream) -> float:
         out = report(trial, epoch, value)
         if out and out[0] is not None:
             push(i)
-    return time.perf_counter() - t0
+    return lap(t0)
 
 
 class _RayTrial:
@@ -220,7 +224,7 @@ class _RayTrial:
         self.trial_id = trial_id
 
 
-def replay_ray(s: Stream, seed: int) -> tuple[float, list[int]]:
+def replay_ray(s: Stream, seed: int) -> tuple[Lap, list[int]]:
     from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
     sched = ASHAScheduler(
@@ -242,8 +246,7 @@ def replay_ray(s: Stream, seed: int) -> tuple[float, list[int]]:
     push = ends.append
     rows = s.rows()
     nt = 0
-    gc.collect()
-    t0 = time.perf_counter()
+    t0 = clock()
     for i, trial, epoch, value, admit in rows:
         while admit:
             add(None, trials[nt])
@@ -255,7 +258,7 @@ def replay_ray(s: Stream, seed: int) -> tuple[float, list[int]]:
         if on_result(None, t, result) == STOP:
             complete(None, t, result)
             push(i)
-    return time.perf_counter() - t0, ends
+    return lap(t0), ends
 
 
 def ray_version() -> str | None:
@@ -271,13 +274,21 @@ def _fmt_rate(x: float | None) -> str:
     return "-" if x is None else f"{x:,.0f}"
 
 
-def _runs(label: str, fn, repeats: int) -> list[float]:
-    times = []
+def _runs(label: str, fn, repeats: int) -> list[Lap]:
+    laps = []
     for r in range(repeats):
         t = fn()
-        times.append(t)
-        print(f"  {label} run {r + 1}/{repeats}: {t:.3f} s", flush=True)
-    return times
+        laps.append(t)
+        print(f"  {label} run {r + 1}/{repeats}: {t.wall:.3f} s (CPU {t.cpu:.3f} s)", flush=True)
+    return laps
+
+
+def _walls(laps: list[Lap]) -> list[float]:
+    return [t.wall for t in laps]
+
+
+def _cpus(laps: list[Lap]) -> list[float]:
+    return [t.cpu for t in laps]
 
 
 def _area(filename: str) -> str:
@@ -357,6 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
 
+    def save() -> None:  # after every part, so a long run that is cut short keeps what it measured
+        if args.out is not None:
+            summary["loadavg_now"] = machine_load()
+            args.out.write_text(json.dumps(summary, indent=2) + "\n")
+
     # ---- the streams (not timed) --------------------------------------------
     hint = args.trials_hint if args.trials_hint is not None else args.reports // 3
     bank = CurveBank(MAX_EPOCHS, args.seed, prefetch=max(hint, 1))
@@ -402,35 +418,42 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- part 1: halving on the stream --------------------------------------
     n = len(stop_stream)
-    loop_times = _runs("replay loop, no-op calls", lambda: replay_nothing(stop_stream), args.repeats)
+    # rows of the table: (name, reports, wall-clock laps, CPU laps)
+    rows: list[tuple[str, int, list[Lap]]] = []
+    loop_laps = _runs("replay loop, no-op calls", lambda: replay_nothing(stop_stream), args.repeats)
 
-    def run_stop() -> float:
+    def run_stop() -> Lap:
         t, ends = replay_halving(asha_stop, stop_stream, n_trials_arg)
         if ends != stop_stream.ends:
             raise RuntimeError("halving's replay ended trials the recording did not: the replay is not deterministic")
         return t
 
-    stop_times = _runs("halving ASHAStop", run_stop, args.repeats)
-    rows = [("halving policies.ASHAStop", n, median_of(stop_times))]
+    stop_laps = _runs("halving ASHAStop", run_stop, args.repeats)
+    rows.append(("halving policies.ASHAStop", n, stop_laps))
     summary["stream"] = {
         "reports": n,
         "trials": stop_stream.n_trials,
         "ended": len(stop_stream.ends),
-        "loop_seconds": loop_times,
-        "halving_asha_stop_seconds": stop_times,
+        "loop_seconds": _walls(loop_laps),
+        "halving_asha_stop_seconds": _walls(stop_laps),
+        "halving_asha_stop_cpu_seconds": _cpus(stop_laps),
     }
+    save()
 
+    promo_laps: list[Lap] = []
     if promo_stream is not None:
 
-        def run_promo() -> float:
+        def run_promo() -> Lap:
             t, ends = replay_halving(asha, promo_stream, n_trials_arg)
             if ends != promo_stream.ends:
                 raise RuntimeError("halving's replay of the promotion stream is not deterministic")
             return t
 
-        promo_times = _runs("halving ASHA (promotion)", run_promo, args.repeats)
-        summary["stream"]["halving_asha_promotion_seconds"] = promo_times
+        promo_laps = _runs("halving ASHA (promotion)", run_promo, args.repeats)
+        summary["stream"]["halving_asha_promotion_seconds"] = _walls(promo_laps)
+        summary["stream"]["halving_asha_promotion_cpu_seconds"] = _cpus(promo_laps)
         summary["stream"]["promotion_trials"] = promo_stream.n_trials
+        save()
 
     # ---- part 2: the simulation ---------------------------------------------
     sim = None
@@ -442,14 +465,13 @@ def main(argv: list[str] | None = None) -> int:
               f"made in {t_gen:.1f} s (not timed)", flush=True)
         sim_info: dict = {}
 
-        def run_sim() -> float:
+        def run_sim() -> Lap:
             sim_info.clear()
             t, res = timed(lambda: halving.simulate(curves, policy="asha", workers=1, seed=args.seed, eta=ETA))
             sim_info.update(
                 decisions=len(res.decisions),
                 reports=res.reports.n_reports,
                 epochs_used=res.epochs_used,
-                engine_seconds=res.wall_seconds,
                 best_trial=res.best_trial,
                 n_completed=res.n_completed,
             )
@@ -457,26 +479,35 @@ def main(argv: list[str] | None = None) -> int:
             gc.collect()
             return t
 
-        sim_times = _runs(f"halving.simulate {args.sim_trials:,} trials", run_sim, args.repeats)
-        sim = {"trials": args.sim_trials, "seconds": sim_times, "median_seconds": median_of(sim_times), **sim_info}
+        sim_laps = _runs(f"halving.simulate {args.sim_trials:,} trials", run_sim, args.repeats)
+        sim = {
+            "trials": args.sim_trials,
+            "seconds": _walls(sim_laps),
+            "cpu_seconds": _cpus(sim_laps),
+            "median_seconds": median_of(_walls(sim_laps)),
+            "median_cpu_seconds": median_of(_cpus(sim_laps)),
+            **sim_info,
+        }
         sim["decisions_per_second"] = sim["decisions"] / sim["median_seconds"]
         sim["reports_per_second"] = sim["reports"] / sim["median_seconds"]
         summary["simulation"] = sim
+        save()
         del curves
 
     # ---- part 1, Ray Tune's side (last: it is by far the slowest) -----------
     if "ray" not in skip:
+        ray_laps: list[Lap] = []
         ray_ends: list[int] = []
-
-        def run_ray() -> float:
-            t, ends = replay_ray(stop_stream, args.seed)
-            ray_ends[:] = ends
-            return t
-
-        ray_times = _runs("Ray Tune ASHAScheduler", run_ray, args.ray_repeats)
+        for r in range(args.ray_repeats):
+            t, ray_ends = replay_ray(stop_stream, args.seed)
+            ray_laps.append(t)
+            print(f"  Ray Tune ASHAScheduler run {r + 1}/{args.ray_repeats}: {t.wall:.3f} s (CPU {t.cpu:.3f} s)",
+                  flush=True)
+            summary["stream"]["ray_seconds"] = _walls(ray_laps)
+            summary["stream"]["ray_cpu_seconds"] = _cpus(ray_laps)
+            save()
         same = ray_ends == stop_stream.ends
-        rows.append(("Ray Tune ASHAScheduler", n, median_of(ray_times)))
-        summary["stream"]["ray_seconds"] = ray_times
+        rows.append(("Ray Tune ASHAScheduler", n, ray_laps))
         summary["stream"]["same_decisions"] = same
         if not same:
             first = next((k for k, (a, b) in enumerate(zip(ray_ends, stop_stream.ends)) if a != b), None)
@@ -485,37 +516,43 @@ def main(argv: list[str] | None = None) -> int:
                 f"first difference at end #{first}: the two rates are of slightly different streams"
             )
     if promo_stream is not None:
-        rows.append(("halving policies.ASHA (promotion) *", len(promo_stream), median_of(promo_times)))
+        rows.append(("halving policies.ASHA (promotion) *", len(promo_stream), promo_laps))
 
     # ---- table --------------------------------------------------------------
-    loop = median_of(loop_times)
     print()
     print(f"Part 1: {n:,}-report stream, {stop_stream.n_trials:,} trials, R={MAX_EPOCHS}, eta={ETA}, "
-          f"{args.concurrency} running; medians of {args.repeats} (Ray: {args.ray_repeats})")
-    print(f"  {'scheduler':38s} {'seconds':>10s} {'reports/s':>14s}")
-    for name, count, secs in rows:
-        print(f"  {name:38s} {secs:10.3f} {_fmt_rate(count / secs):>14s}")
-    print(f"  {'(replay loop alone, no-op calls)':38s} {loop:10.3f} {_fmt_rate(n / loop):>14s}")
-    rates = {name.rstrip(" *"): count / secs for name, count, secs in rows}
+          f"{args.concurrency} running; medians of {args.repeats} runs (Ray: {args.ray_repeats})")
+    print(f"  {'scheduler':38s} {'seconds':>10s} {'reports/s':>14s} {'CPU s':>10s} {'reports/CPU s':>14s}")
+    rates: dict[str, float] = {}
+    cpu_rates: dict[str, float] = {}
+    for name, count, laps in rows + [("(replay loop alone, no-op calls)", n, loop_laps)]:
+        wall, cpu = median_of(_walls(laps)), median_of(_cpus(laps))
+        print(f"  {name:38s} {wall:10.3f} {_fmt_rate(count / wall):>14s} {cpu:10.3f} {_fmt_rate(count / cpu):>14s}")
+        rates[name.rstrip(" *")] = count / wall
+        cpu_rates[name.rstrip(" *")] = count / cpu
     summary["stream"]["reports_per_second"] = rates
+    summary["stream"]["reports_per_cpu_second"] = cpu_rates
     if "Ray Tune ASHAScheduler" in rates:
         ratio = rates["halving policies.ASHAStop"] / rates["Ray Tune ASHAScheduler"]
+        cpu_ratio = cpu_rates["halving policies.ASHAStop"] / cpu_rates["Ray Tune ASHAScheduler"]
         summary["stream"]["ratio_halving_over_ray"] = ratio
+        summary["stream"]["cpu_ratio_halving_over_ray"] = cpu_ratio
         verdict = "identical" if summary["stream"]["same_decisions"] else "DIFFERENT"
-        print(f"  ratio halving ASHAStop / Ray ASHAScheduler: {ratio:,.1f}x  (target >= 100x; decisions {verdict})")
+        print(f"  ratio halving ASHAStop / Ray ASHAScheduler: {ratio:,.1f}x wall, {cpu_ratio:,.1f}x CPU "
+              f"(target >= 100x; decisions {verdict})")
     if promo_stream is not None:
         print(f"  * ASHA with promotion is another algorithm: its own stream ({promo_stream.n_trials:,} trials), "
               "same curves, same loop")
     if sim is not None:
-        s = sim["median_seconds"]
+        w = sim["median_seconds"]
         print()
         print(f"Part 2: halving.simulate(policy='asha', eta={ETA}, workers=1), {sim['trials']:,} trials x {MAX_EPOCHS}; "
-              f"median of {args.repeats}")
-        print(f"  {s:.2f} s (target < 30 s at 1M trials); {sim['decisions']:,} decisions "
-              f"({_fmt_rate(sim['decisions_per_second'])}/s); {sim['reports']:,} reports "
-              f"({_fmt_rate(sim['reports_per_second'])}/s)")
+              f"median of {args.repeats} runs")
+        print(f"  {w:.2f} s (CPU {sim['median_cpu_seconds']:.2f} s; target < 30 s at 1M trials); "
+              f"{sim['decisions']:,} decisions ({_fmt_rate(sim['decisions_per_second'])}/s); "
+              f"{sim['reports']:,} reports ({_fmt_rate(sim['reports_per_second'])}/s)")
     if args.out is not None:
-        args.out.write_text(json.dumps(summary, indent=2) + "\n")
+        save()
         print(f"\nwrote {args.out}")
     return 0
 

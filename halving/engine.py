@@ -336,10 +336,14 @@ class Engine:
                 backend.extend(trial, until, self.rung_of_epoch(self.trained[trial]))
                 continue
             was_running = self.states.get(trial) is TrialState.RUNNING
+            was_paused = self.states.get(trial) is TrialState.PAUSED
             self._decided(d)
             if was_running:
                 keep = d.action is Action.PAUSE or (d.action is Action.COMPLETE and self.best_trial == trial)
                 backend.release(trial, keep=keep)
+            elif was_paused and d.action is not Action.PAUSE:
+                # A paused trial's state was held for a promotion that will not come.
+                backend.release(trial, keep=False)
 
     def _grant_more(self, trial: int, until: int, now: float) -> int | None:
         """How far a CONTINUE may go under the budget and timeout; None cuts the trial here."""

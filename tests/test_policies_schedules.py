@@ -182,11 +182,12 @@ SH_TABLE = [
 ]
 
 
+@pytest.mark.parametrize("workers", [1, 3, 100])
 @pytest.mark.parametrize("n, eta, R, min_epochs, levels, counts, epochs", SH_TABLE)
-def test_sha_schedule(n, eta, R, min_epochs, levels, counts, epochs):
+def test_sha_schedule(n, eta, R, min_epochs, levels, counts, epochs, workers):
     quality = np.random.default_rng(n * 100 + R).permutation(n)
     curves = ranked_curves(quality, R)
-    result = halving.simulate(curves, policy=P.SuccessiveHalving(eta, min_epochs), workers=3)
+    result = halving.simulate(curves, policy=P.SuccessiveHalving(eta, min_epochs), workers=workers)
     assert result.epochs_used == epochs
     assert result.table().num_rows == epochs
     best_first = [int(t) for t in np.argsort(-quality, kind="stable")]

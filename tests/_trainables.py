@@ -1,0 +1,80 @@
+"""Trainables used by the Ray tests (shipped to workers by value)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import halving
+
+
+def curve(config: dict, epoch: int) -> float:
+    """A deterministic learning curve of a config: rises to a plateau set by x."""
+    x = config["x"]
+    return x * (1.0 - math.exp(-epoch / (1.0 + 4.0 * config.get("slow", 0.0))))
+
+
+def train_counting(config: dict) -> None:
+    """Keeps its own epoch counter, so tests can check promotions resume warm."""
+    own = 0
+    while True:
+        own += 1
+        if config.get("sleep"):
+            time.sleep(config["sleep"])
+        halving.report(acc=curve(config, own), own_epoch=own, pid=os.getpid())
+
+
+def train_timed(config: dict) -> None:
+    """Records when each epoch trained, to measure concurrency."""
+    epoch = 0
+    while True:
+        epoch += 1
+        t0 = time.time()
+        time.sleep(0.02)
+        halving.report(acc=curve(config, epoch), t0=t0, t1=time.time(), pid=os.getpid())
+
+
+class CountingClass:
+    def setup(self, config: dict) -> None:
+        self.config = config
+        self.epoch = 0
+        self.setups = 1
+
+    def train_epoch(self) -> dict:
+        self.epoch += 1
+        return {"acc": curve(self.config, self.epoch), "own_epoch": self.epoch, "pid": os.getpid()}
+
+    def save(self) -> dict:
+        return {"epoch": self.epoch, "config": self.config}
+
+    def restore(self, state: dict) -> None:
+        self.epoch = state["epoch"]
+
+    def model(self) -> tuple:
+        return ("model", self.config["x"], self.epoch)
+
+
+def train_cpus(config: dict) -> None:
+    import ray
+
+    epoch = 0
+    while True:
+        epoch += 1
+        granted = ray.get_runtime_context().get_assigned_resources().get("CPU", 0.0)
+        halving.report(acc=curve(config, epoch), cpus=halving.cpus(), ray_cpus=granted)
+
+
+def train_faulty(config: dict) -> None:
+    epoch = 0
+    while True:
+        epoch += 1
+        if config["kind"] == "raise" and epoch == 2:
+            raise RuntimeError("boom in trial code")
+        if config["kind"] == "nan" and epoch == 2:
+            halving.report(acc=float("nan"))
+            continue
+        if config["kind"] == "missing" and epoch == 2:
+            halving.report(loss=1.0, other=2)
+            continue
+        halving.report(acc=0.1 * epoch + config["x"])

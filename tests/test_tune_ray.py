@@ -1,0 +1,131 @@
+"""halving.tune on a real local Ray (one session for all tests)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import halving
+from halving import space
+from halving.result import TrialState
+
+from . import _trainables as T
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _ship_trainables():
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(T)
+
+
+SPACE = {"x": space.uniform(0.0, 1.0), "slow": space.uniform(0.0, 1.0)}
+
+
+def test_promoted_trials_continue_from_their_last_epoch(tmp_path):
+    result = halving.tune(T.train_counting, SPACE, metric="acc", policy="asha", max_epochs=9, trials=27,
+                          workers=2, seed=1, run_dir=tmp_path / "run")
+    table = result.table()
+    assert table.column("own_epoch").to_pylist() == table.column("epoch").to_pylist()
+    # Some trials really were promoted after pausing (ASHA pauses every trial at each rung).
+    promoted = {t for t, e in zip(table.column("trial").to_pylist(), table.column("epoch").to_pylist()) if e > 1}
+    assert len(promoted) >= 3
+    assert result.backend_stats["warm_promotions"] >= len(promoted) - 1
+
+
+def test_class_trainable_promotes_and_moves_state_without_retraining(tmp_path):
+    result = halving.tune(T.CountingClass, SPACE, metric="acc", policy="sha", max_epochs=9, trials=27,
+                          workers=2, run_dir=tmp_path / "run")
+    table = result.table()
+    assert table.column("own_epoch").to_pylist() == table.column("epoch").to_pylist()
+    assert result.epochs_used == 27 + 9 * 2 + 3 * 6
+    assert result.best_model == ("model", result.best_config["x"], 9)
+
+
+def test_budget_is_exact(tmp_path):
+    result = halving.tune(T.train_counting, SPACE, metric="acc", policy="asha", max_epochs=9, trials=40,
+                          budget=50, workers=2, run_dir=tmp_path / "run")
+    assert result.epochs_used == 50
+    assert result.table().num_rows == 50
+    assert result.stop_reason == "budget"
+
+
+def test_concurrency_stays_within_workers(tmp_path):
+    result = halving.tune(T.train_timed, SPACE, metric="acc", policy="asha", max_epochs=3, trials=12,
+                          workers=2, run_dir=tmp_path / "run")
+    table = result.table()
+    events = sorted([(t, 1) for t in table.column("t0").to_pylist()] + [(t, -1) for t in table.column("t1").to_pylist()],
+                    key=lambda e: (e[0], e[1]))
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    assert 1 <= peak <= 2
+
+
+def test_best_is_best_among_trials_that_reached_max_epochs(tmp_path):
+    result = halving.tune(T.train_counting, SPACE, metric="acc", policy="asha", max_epochs=9, trials=27,
+                          workers=2, run_dir=tmp_path / "run")
+    table = result.table()
+    at_r = [(v, t) for t, e, v in zip(table.column("trial").to_pylist(), table.column("epoch").to_pylist(),
+                                      table.column("acc").to_pylist()) if e == 9]
+    assert at_r
+    assert result.best_value == max(at_r)[0]
+    assert result.states[result.best_trial] is TrialState.COMPLETED
+
+
+def test_sha_on_ray_makes_the_same_decisions_as_simulate(tmp_path):
+    n, R = 27, 9
+    result = halving.tune(T.train_counting, SPACE, metric="acc", policy="sha", max_epochs=R, trials=n, workers=2,
+                          seed=3, run_dir=tmp_path / "run")
+    configs = [result.configs[i] for i in range(n)]
+    curves = np.array([[T.curve(c, e) for e in range(1, R + 1)] for c in configs])
+    sim = halving.simulate(curves, policy="sha", workers=2, seed=3)
+
+    def fate(r):
+        return sorted((d.trial, d.epoch, d.action.value) for d in r.decisions)
+
+    assert fate(result) == fate(sim)
+    assert result.best_trial == sim.best_trial
+    assert result.epochs_used == sim.epochs_used
+
+
+def test_metrics_become_columns_and_load_matches(tmp_path):
+    run = tmp_path / "run"
+    result = halving.tune(T.train_counting, SPACE, metric="acc", policy="asha", max_epochs=3, trials=9, workers=2,
+                          run_dir=run)
+    assert {"trial", "epoch", "acc", "own_epoch", "pid"} <= set(result.table().column_names)
+    loaded = halving.load(run)
+    assert loaded.best_trial == result.best_trial
+    assert loaded.best_config == result.best_config
+    assert loaded.epochs_used == result.epochs_used
+    assert [(d.trial, d.epoch, d.action) for d in loaded.decisions] == [
+        (d.trial, d.epoch, d.action) for d in result.decisions]
+    assert (run / "results.parquet").exists()
+
+
+def test_a_raising_trial_fails_and_others_go_on(tmp_path):
+    grid = {"kind": space.grid(["ok", "raise", "nan", "missing"]), "x": space.grid([0.0, 0.5])}
+    result = halving.tune(T.train_faulty, grid, metric="acc", policy="none", max_epochs=3, workers=2,
+                          run_dir=tmp_path / "run")
+    by_kind = {}
+    for trial, cfg in result.configs.items():
+        by_kind.setdefault(cfg["kind"], []).append(trial)
+    for t in by_kind["raise"]:
+        assert result.states[t] is TrialState.FAILED
+        assert "boom in trial code" in result.failures[t]
+    for t in by_kind["nan"]:
+        assert result.states[t] is TrialState.STOPPED
+        reasons = [d.reason.rule for d in result.decisions if d.trial == t]
+        assert reasons == ["non-finite-metric"]
+    for t in by_kind["missing"]:
+        assert result.states[t] is TrialState.FAILED
+        assert "no metric 'acc'" in result.failures[t] and "['loss', 'other']" in result.failures[t]
+    for t in by_kind["ok"]:
+        assert result.states[t] is TrialState.COMPLETED
+    assert result.n_failed == 4
+    assert result.best_config == {"kind": "ok", "x": 0.5}

@@ -255,10 +255,10 @@ def _experiment(target: str, space_file: Optional[Path], metric: Optional[str], 
     metric = metric or defaults.get("metric")
     if metric is None:
         raise UsageError("--metric is required: the name of the metric your trainable reports")
-    max_epochs = max_epochs or defaults.get("max_epochs")
+    max_epochs = defaults.get("max_epochs") if max_epochs is None else max_epochs
     if max_epochs is None:
         raise UsageError("--max-epochs is required")
-    trials = trials or defaults.get("trials")
+    trials = defaults.get("trials") if trials is None else trials
     exp = Experiment(space=space_obj, metric=metric, mode=mode or defaults.get("mode", "max"), policy=policy,
                      max_epochs=max_epochs, trials=trials, budget=budget, workers=workers, timeout=timeout,
                      seed=seed, max_failures=max_failures, target=canonical, policy_params=params)
@@ -314,7 +314,7 @@ def show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Leaderboard, rungs, and every decision with its reason."""
-    from .report import rung_table, leaderboard
+    from .tables import rung_table, leaderboard
 
     from .tuner import load
 
@@ -385,7 +385,7 @@ def replay(
     counted in the "cut short" column and the trial can never be best.
     Regret is the distance from the best value recorded at max_epochs.
     """
-    from .report import replay_policies
+    from .tables import replay_policies
 
     names = _split_policies(policies)
     if not run_dir.is_dir():
@@ -431,7 +431,7 @@ def compare(
     quiet: bool = typer.Option(False, "--quiet"),
 ) -> None:
     """Every policy and seed on the same sampled configurations: best, test value, epochs, wall time."""
-    from .report import compare_row
+    from .tables import compare_row
 
     names = _split_policies(policies)
     if seeds < 1:

@@ -29,7 +29,7 @@ _COLOURS = {TrialState.COMPLETED: "tab:green", TrialState.STOPPED: "tab:grey", T
 
 def plot_curves(result: Result, path: str | os.PathLike) -> None:
     """Learning curves coloured by fate, with the rung epochs marked."""
-    from .report import rung_table
+    from .tables import rung_table
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))

@@ -535,12 +535,19 @@ _YamlLoader.add_implicit_resolver(
 
 def _read_file(path: Path) -> Any:
     suffix = path.suffix.lower()
-    text = path.read_text(encoding="utf-8")
-    if suffix == ".json":
-        return json.loads(text)
-    if suffix in (".yaml", ".yml"):
+    if suffix not in (".json", ".yaml", ".yml"):
+        raise ValueError(f"space file must end in .json, .yaml or .yml, but got {str(path)!r}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read space file {str(path)!r}: {exc}") from None
+    try:
+        if suffix == ".json":
+            return json.loads(text)
         return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
-    raise ValueError(f"space file must end in .json, .yaml or .yml, but got {str(path)!r}")
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        detail = str(exc).replace("\n", " ")
+        raise ValueError(f"space file {str(path)!r} is not valid {suffix[1:].upper()}: {detail}") from None
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,160 @@
+"""The CLI, through typer's CliRunner (and once through the installed command)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import halving
+from halving.cli import app
+from halving.tables import curve_matrix
+
+runner = CliRunner()
+TARGET = str(Path(__file__).with_name("_cli_target.py")) + ":train"
+SMALL = ["--metric", "val_acc", "--trials", "12", "--max-epochs", "9", "--workers", "2", "--quiet"]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_policies_lists_every_policy_with_defaults():
+    out = invoke("policies", "--json")
+    assert out.exit_code == 0
+    table = json.loads(out.output)
+    assert set(table) == {"asha", "asha-stop", "sha", "hyperband", "median", "bandit", "truncation", "none"}
+    assert table["asha"] == {"eta": 3, "min_epochs": 1}
+    assert table["bandit"]["slack_factor"] == 0.1
+
+
+def test_simulate_runs_at_scale_in_virtual_time():
+    out = invoke("simulate", "--policy", "asha", "--trials", "3000", "--max-epochs", "27", "--workers", "10",
+                 "--json")
+    assert out.exit_code == 0, out.output
+    row = json.loads(out.output)
+    assert row["n_trials"] == 3000 and row["best_value"] is not None and row["regret"] >= 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "sgd-digits", "--policy", "nope"], "unknown policy 'nope'"),
+        (["run", "no_such_module_xyz:train", "--metric", "a", "--max-epochs", "3"], "cannot import module"),
+        (["run", "not-an-example"], "unknown target 'not-an-example'"),
+        (["run", "missing/file.py:train", "--metric", "a", "--max-epochs", "3"], "does not exist"),
+        (["run", "sgd-digits", "--policy", "asha", "--grace", "2"], "--grace does not apply to policy 'asha'"),
+        (["run", "sgd-digits", "--eta", "1"], "eta must be >= 2"),
+        (["run", "sgd-digits", "--trials", "0"], "trials must be a positive int"),
+        (["show", "no/such/run_dir"], "does not exist"),
+        (["replay", "no/such/run_dir"], "does not exist"),
+        (["resume", "no/such/run_dir"], "does not exist"),
+        (["replay", ".", "--policies", "asha,bogus"], "unknown policy 'bogus'"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_code_2(args, message):
+    out = invoke(*args)
+    assert out.exit_code == 2, out.output
+    assert message in out.output
+    assert "Traceback" not in out.output
+    assert len([l for l in out.output.splitlines() if l.startswith("halving: error")]) == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "space.json"),
+    ('{"lr": {"type": "loguniform", "low": 0, "high": 1}}', "loguniform needs low > 0"),
+    ('{"lr": {"type": "bogus"}}', "bogus"),
+])
+def test_malformed_space_file_is_exit_code_2(tmp_path, content, message):
+    path = tmp_path / "space.json"
+    path.write_text(content)
+    out = invoke("run", TARGET, "--space", path, "--metric", "val_acc", "--max-epochs", "3")
+    assert out.exit_code == 2, out.output
+    assert message in out.output and "Traceback" not in out.output
+
+
+def test_debug_shows_the_traceback():
+    out = runner.invoke(app, ["--debug", "run", "sgd-digits", "--eta", "1"])
+    assert out.exit_code == 2
+    assert "Traceback" in out.output
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, ray_session):
+    run_dir = tmp_path_factory.mktemp("cli") / "run"
+    out = invoke("run", TARGET, "--policy", "none", *SMALL, "--run-dir", run_dir)
+    assert out.exit_code == 0, out.output
+    assert "best val_acc" in out.output
+    return run_dir
+
+
+def test_run_then_show(finished_run):
+    out = invoke("show", finished_run, "--json")
+    assert out.exit_code == 0, out.output
+    shown = json.loads(out.output)
+    assert shown["summary"]["n_trials"] == 12 and shown["summary"]["epochs_used"] == 12 * 9
+    assert shown["leaderboard"][0]["trial"] == shown["summary"]["best_trial"]
+    assert all(d["reason"]["rule"] for d in shown["decisions"])
+    text = invoke("show", finished_run)
+    assert text.exit_code == 0 and "leaderboard" in text.output and "decisions" in text.output
+
+
+def test_replay_of_a_full_run_matches_direct_simulation(finished_run):
+    out = invoke("replay", finished_run, "--policies", "asha,sha,median,bandit,truncation,hyperband", "--json")
+    assert out.exit_code == 0, out.output
+    rows = {r["policy"]: r for r in json.loads(out.output)}
+    recorded = halving.load(finished_run)
+    curves, ids = curve_matrix(recorded)
+    assert not np.isnan(curves).any()  # policy none recorded every curve in full
+    for name, row in rows.items():
+        direct = halving.simulate(curves, policy=name, workers=2, seed=0)
+        assert row["epochs_used"] == direct.epochs_used
+        assert row["best_value"] == pytest.approx(direct.best_value)
+        assert row["cut_short"] == 0
+        assert row["regret"] >= -1e-12
+
+
+def test_replay_counts_curves_cut_short(tmp_path, ray_session):
+    run_dir = tmp_path / "sha"
+    out = invoke("run", TARGET, "--policy", "sha", *SMALL, "--run-dir", run_dir)
+    assert out.exit_code == 0, out.output
+    out = invoke("replay", run_dir, "--policies", "none,sha", "--json")
+    rows = {r["policy"]: r for r in json.loads(out.output)}
+    assert rows["sha"]["cut_short"] == 0  # the same policy asks only for what was recorded
+    assert rows["none"]["cut_short"] > 0  # no pruning wants every curve in full
+
+
+def test_compare_writes_a_table(tmp_path, ray_session):
+    csv = tmp_path / "cmp.csv"
+    out = invoke("compare", TARGET, "--policies", "asha,none", "--seeds", "1", "--metric", "val_acc",
+                 "--trials", "9", "--max-epochs", "3", "--workers", "2", "--run-dir", tmp_path / "runs",
+                 "--out", csv, "--json", "--quiet")
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.output)
+    assert [r["policy"] for r in rows] == ["asha", "none"]
+    assert all(r["test_value"] is not None for r in rows)
+    assert rows[1]["epochs_used"] == 27 and rows[0]["epochs_used"] < 27
+    assert csv.read_text().splitlines()[0].startswith('"policy"')
+
+
+def test_resume_of_a_finished_run_changes_nothing(finished_run):
+    before = halving.load(finished_run)
+    out = invoke("resume", finished_run, "--json", "--quiet")
+    assert out.exit_code == 0, out.output
+    after = halving.load(finished_run)
+    assert after.epochs_used == before.epochs_used and after.best_trial == before.best_trial
+
+
+def test_installed_command_runs():
+    exe = shutil.which("halving") or str(Path(sys.executable).with_name("halving"))
+    done = subprocess.run([exe, "policies"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "hyperband" in done.stdout
+    bad = subprocess.run([exe, "show", "no/such/dir"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr

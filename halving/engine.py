@@ -165,6 +165,7 @@ class Engine:
                 break
             for segment in self.backend.wait():
                 self._handle(segment)
+            self._log_restarts()
             if self.on_progress is not None:
                 self.on_progress(self)
         self._apply(self.policy.finish())
@@ -214,12 +215,20 @@ class Engine:
                 self._restarted(trial, start, how)
         return None
 
-    def _restarted(self, trial: int, start: int, how: str) -> None:
+    def _restarted(self, trial: int, start: int, how: str, why: str = "its state was lost") -> None:
         self.restarts[trial] = how
         if self.rec is not None and hasattr(self.rec, "add"):
-            detail = ("its state was lost; retraining epochs 1..%d silently, not re-reported" % start
-                      if how == "scratch" else "restored from its last checkpoint")
-            self.rec.add("restarted", self.backend.now(), trial=trial, epoch=start, payload=f'"{how}: {detail}"')
+            detail = (f"retraining epochs 1..{start} silently (not re-reported, not counted)" if how == "scratch"
+                      else "restored from its last checkpoint")
+            self.rec.add("restarted", self.backend.now(), trial=trial, epoch=start,
+                         payload=json.dumps({"how": how, "why": why, "detail": detail}))
+
+    def _log_restarts(self) -> None:
+        take = getattr(self.backend, "take_notes", None)
+        if take is None:
+            return
+        for note in take():
+            self._restarted(note["trial"], note["epoch"], note["how"], note["why"])
 
     def _refuse(self, a: P.Assignment) -> None:
         """The budget has no room for this assignment: the policy must forget it."""

@@ -19,6 +19,11 @@ class ASHA(RungPolicy):
     highest rung that has one (``floor(|rung| / eta)`` trials); when no rung
     has one, it starts a new trial at the bottom rung. A promoted trial
     resumes from its state and trains only the epochs it has not trained yet.
+
+    Algorithm 2 assumes an endless stream of new trials. With a finite number
+    of trials, once every trial has started and none is running, and still
+    no trial has reached R, the best waiting trial of the highest rung is
+    promoted (reason ``end-game``), so that the run ends with a trial at R.
     """
 
     name = "asha"
@@ -29,6 +34,7 @@ class ASHA(RungPolicy):
         self.waiting = [SortedScores() for _ in range(self.top)]
         self.score_of: dict[tuple[int, int], float] = {}  # (trial, rung) -> score
         self.target: dict[int, int] = {}  # running trial -> index of the level it trains to
+        self.completed = 0
 
     def next(self) -> Assignment | object:
         sign = self.direction.sign
@@ -53,7 +59,24 @@ class ASHA(RungPolicy):
             self.target[trial] = 0
             self.running += 1
             return Assignment(trial, self.levels[0], new=True)
-        return WAIT if self.running else DONE
+        if self.running:
+            return WAIT
+        if not self.completed:
+            return self._end_game()
+        return DONE
+
+    def _end_game(self) -> Assignment | object:
+        for k in range(self.top - 1, -1, -1):
+            if self.waiting[k]:
+                score, trial = self.waiting[k].best()
+                rung = self.rungs[k]
+                self.waiting[k].discard(score, trial)
+                self.target[trial] = k + 1
+                self.running += 1
+                reason = Reason("end-game", rung=k, compared=len(rung), rank=rung.rank(score, trial),
+                                bracket=self._bracket, detail="every trial started and none reached R")
+                return Assignment(trial, self.levels[k + 1], new=False, reason=reason)
+        return DONE
 
     def report(self, trial: int, epoch: int, value: float) -> Sequence[Decision]:
         k = self.target[trial]
@@ -65,6 +88,7 @@ class ASHA(RungPolicy):
         del self.target[trial]
         self.running -= 1
         if k == self.top:
+            self.completed += 1
             return (Decision(trial, epoch, Action.COMPLETE, Reason("max-epochs", rung=k, bracket=self._bracket)),)
         score = self.direction.score(value)
         rung = self.rungs[k]

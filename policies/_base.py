@@ -237,8 +237,8 @@ class Policy:
         self.n_trials = n_trials
         self.max_epochs = max_epochs
         self.direction = Direction(mode)
-        self._started = True
         self._setup()
+        self._started = True  # only once set up: a start that raised can be retried
 
     def _setup(self) -> None:  # pragma: no cover - overridden
         pass

@@ -1,170 +1,104 @@
-"""Trials as Ray actors: one long-lived worker actor per concurrent slot.
+"""Trials as Ray actors: a pool of long-lived worker actors, reused across trials.
 
 A worker trains a trial from its current epoch up to the granted epoch and
 returns every epoch's metrics in one round trip. A paused trial stays in its
 worker's memory; a promotion resumes it there, warm. When that worker is busy
-and the trial can be saved (class trainables; function trainables that report
-``checkpoint=``), its state moves through the object store to a free worker;
-otherwise the promotion waits for its home worker, so nothing is ever
-retrained from scratch.
+(or the trial needs a worker of another size) and the trial can be saved
+(class trainables; function trainables that report ``checkpoint=``), its
+state moves through the object store; otherwise the promotion waits for its
+home worker. Nothing is retrained from scratch unless its state was lost with
+a dead worker or driver, and then the log says so.
+
+Workers are sized in CPUs. By default each has one CPU (a fraction when more
+workers than CPUs are asked for). With a CPU ladder (``cpus_per_rung``), a
+trial on a higher rung runs on a worker created with more CPUs: idle workers
+of another size are retired (their paused trials spilled to checkpoints) to
+make room, so Ray's resource accounting always matches what runs.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import ray
 from ray import cloudpickle
 
 from ..engine import Segment
-from ..trainable import make_runner
+from .worker import TrialWorker
 
-__all__ = ["RayBackend", "TrialWorker"]
-
-
-class TrialWorker:
-    """The actor class (wrapped with ``ray.remote`` by ``RayBackend``)."""
-
-    def __init__(self, trainable: Any, metric: str, index: int) -> None:
-        self.trainable = trainable
-        self.metric = metric
-        self.index = index
-        self.runners: dict[int, Any] = {}
-
-    def info(self) -> dict:
-        ctx = ray.get_runtime_context()
-        return {
-            "pid": os.getpid(),
-            "node_id": ctx.get_node_id(),
-            "index": self.index,
-            "resources": ctx.get_assigned_resources(),
-        }
-
-    def run(self, trial: int, config: dict, start: int, until: int, cpus: int, restored: Any = None) -> Segment:
-        runner = self.runners.get(trial)
-        try:
-            if runner is None:
-                runner = make_runner(self.trainable, config, cpus, restored)
-                self.runners[trial] = runner
-                if runner.epoch < start:
-                    # State lost (worker died, driver restarted): retrain the epochs it had,
-                    # silently; their reports are already in the log and are not sent again.
-                    lost = runner.advance(start)
-                    if lost.error is not None or lost.finished:
-                        raise RuntimeError(f"retraining trial {trial} to epoch {start} failed: {lost.error}")
-            runner.cpus = cpus
-            if runner.epoch != start:
-                raise RuntimeError(f"trial {trial} is at epoch {runner.epoch} on worker {self.index}, not {start}")
-            out = runner.advance(until)
-        except BaseException as exc:  # setup() raised, or restore failed
-            import traceback
-
-            self.runners.pop(trial, None)
-            return Segment(trial, start, [], [], worker=self.index, error=f"{type(exc).__name__}: {exc}",
-                           traceback=traceback.format_exc())
-        return self._segment(trial, start, out)
-
-    def _segment(self, trial: int, start: int, out: Any) -> Segment:
-        metric = self.metric
-        values: list[float] = []
-        extra: list[dict] = []
-        missing = None
-        error, tb = out.error, out.traceback
-        for row in out.metrics:
-            if metric not in row:
-                missing = (f"trial {trial} reported no metric {metric!r} at epoch {start + len(values) + 1}; "
-                           f"it reported {sorted(row)}")
-                break
-            value = row[metric]
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                error = f"TypeError: metric {metric!r} must be a number, but trial {trial} reported {value!r}"
-                break
-            values.append(value)
-            extra.append({k: _plain(v) for k, v in row.items() if k != metric})
-        if missing is not None or error is not None or out.finished:
-            self.drop(trial)
-        has_extra = any(extra)
-        return Segment(trial, start, values, out.times[: len(values)], extra if has_extra else None,
-                       worker=self.index, error=error, traceback=tb, finished=out.finished, missing=missing)
-
-    def drop(self, trial: int) -> None:
-        runner = self.runners.pop(trial, None)
-        if runner is not None:
-            runner.close()
-
-    def holds(self) -> list[int]:
-        return sorted(self.runners)
-
-    def take(self, trial: int) -> Any:
-        """Save the trial's state and let go of it (one call: a threaded actor does not order calls)."""
-        state = self.runners[trial].save()
-        self.drop(trial)
-        return state
-
-    def can_save(self, trial: int) -> bool:
-        runner = self.runners.get(trial)
-        if runner is None:
-            return False
-        return getattr(runner, "checkpoint", True) is not None
-
-    def model(self, trial: int) -> Any:
-        runner = self.runners.get(trial)
-        return None if runner is None else runner.model
+__all__ = ["RayBackend"]
 
 
-def _plain(v: Any) -> Any:
-    """Metrics become Arrow columns: keep numbers, strings and bools, stringify the rest."""
-    if isinstance(v, (bool, int, float, str)) or v is None:
-        return v
-    item = getattr(v, "item", None)  # numpy and torch scalars
-    if callable(item):
-        try:
-            return item()
-        except (TypeError, ValueError, RuntimeError):
-            pass
-    return str(v)
+@dataclass
+class _Slot:
+    actor: Any
+    cpus: float
+    busy: bool = False
+    paused: "OrderedDict[int, None]" = field(default_factory=OrderedDict)  # oldest first
+    queue: deque = field(default_factory=deque)  # jobs that must run here (unmovable trials)
+
+
+@dataclass
+class _Job:
+    trial: int
+    start: int | None  # None: extend, from where the trial's last call ended
+    until: int
+    cpus: int
+    restored: Any = None
 
 
 class RayBackend:
-    """A pool of ``workers`` TrialWorker actors, reused across trials."""
+    """A pool of TrialWorker actors; concurrency is bounded by the engine's ``workers``."""
 
-    def __init__(self, trainable: Any, *, metric: str, workers: int, class_trainable: bool,
-                 cpus_of_rung: Any = None, checkpoint_dir: str | os.PathLike | None = None,
-                 max_paused: int = 64) -> None:
+    def __init__(
+        self,
+        trainable: Any,
+        *,
+        metric: str,
+        workers: int,
+        class_trainable: bool,
+        cpus_of_rung: Callable[[int], int] | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        max_paused: int = 64,
+        max_worker_deaths: int = 3,
+    ) -> None:
         self.metric = metric
         self.workers = workers
         self.class_trainable = class_trainable
         self.cpus_of_rung = cpus_of_rung or (lambda rung: 1)
-        remote = ray.remote(max_concurrency=4)(TrialWorker)
-        self._remote = remote
-        self._trainable_ref = ray.put(trainable)
-        self.actors = [self._new_actor(i) for i in range(workers)]
-        self.idle: set[int] = set(range(workers))
-        self.home: dict[int, int] = {}  # trial -> actor index holding its state
-        self.inflight: dict[Any, tuple[int, int, int]] = {}  # ref -> (trial, actor index, start epoch)
-        self.epoch: dict[int, int] = {}  # trial -> epoch it will have reached when its call returns
-        self.queue: dict[int, deque] = {i: deque() for i in range(workers)}
-        self.active: set[int] = set()  # trials submitted and not yet released
-        self.saved: dict[int, Any] = {}  # trial -> ObjectRef of its saved state (moved or spilled)
-        self.lost_trials: set[int] = set()
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.max_paused = max_paused
-        self.paused: dict[int, dict[int, None]] = {i: {} for i in range(workers)}  # per worker, oldest first
-        self.spilled = 0
-        self.migrations = 0
-        self.warm_promotions = 0
+        self.max_worker_deaths = max_worker_deaths
+        self.capacity = float(ray.cluster_resources().get("CPU", 1.0))
+        # More workers than CPUs: each gets a share, so that all of them can be placed.
+        self.base_cpus = 1.0 if workers <= self.capacity else self.capacity / workers
+        self._remote = ray.remote(max_concurrency=4)(TrialWorker)
+        self._trainable_ref = ray.put(trainable)
+        self.slots: dict[int, _Slot] = {}
+        self._next_slot = 0
+        for _ in range(workers):
+            self._new_slot(self.base_cpus)
+        self.home: dict[int, int] = {}  # trial -> slot holding its state
+        self.configs: dict[int, dict] = {}
+        self.epoch: dict[int, int] = {}  # trial -> epoch its last call will end at
+        self.active: set[int] = set()  # trials submitted and not yet released
+        self.pending: deque[_Job] = deque()  # waiting for a worker of the right size
+        self.inflight: dict[Any, tuple[_Job, int, int]] = {}  # ref -> (job, slot, start)
+        self.saved: dict[int, Any] = {}  # trial -> Path of a spilled checkpoint
+        self.deaths: dict[int, int] = {}
+        self.notes: list[dict] = []  # restarts the engine must log
         self.round_trips = 0
+        self.warm_promotions = 0
+        self.migrations = 0
+        self.spilled = 0
+        self.retired = 0
 
-    def _new_actor(self, index: int) -> Any:
-        return self._remote.options(num_cpus=1).remote(self._trainable_ref, self.metric, index)
-
-    # --- engine protocol ---------------------------------------------------
+    # --- the engine's Backend protocol ------------------------------------
     def free_slots(self) -> int:
         return self.workers - len(self.active)
 
@@ -176,155 +110,264 @@ class RayBackend:
 
     def submit(self, trial: int, config: dict, start: int, until: int, rung: int = 0) -> str:
         self.active.add(trial)
-        cpus = self.cpus_of_rung(rung)
+        self.configs[trial] = config
+        job = _Job(trial, start, until, self._cpus(rung))
         home = self.home.get(trial)
         if home is not None:
-            self.paused[home].pop(trial, None)
-            if home in self.idle:
-                self.warm_promotions += 1
-                self._call(home, trial, config, start, until, cpus, None)
-                return "warm"
-            if self.class_trainable or ray.get(self.actors[home].can_save.remote(trial)):
-                # Home is busy: move the state through the object store to a free worker.
-                state = self.actors[home].take.remote(trial)
-                del self.home[trial]
-                self.migrations += 1
-                self._dispatch(trial, config, start, until, cpus, state)
-                return "moved"
-            # A function trial without checkpoints lives in its thread: wait for its home.
-            self.queue[home].append((trial, config, start, until, cpus, None))
-            self.warm_promotions += 1
-            return "warm"
-        saved = self._restore_state(trial) if start > 0 else None
-        self._dispatch(trial, config, start, until, cpus, saved)
-        if start == 0:
-            return "new"
-        return "checkpoint" if saved is not None else "scratch"
+            self.slots[home].paused.pop(trial, None)
+            return self._place(job)
+        if start > 0:
+            job.restored = self._load_checkpoint(trial)
+            how = "checkpoint" if job.restored is not None else "scratch"
+        else:
+            how = "new"
+        self._place(job)
+        return how
 
     def extend(self, trial: int, until: int, rung: int = 0) -> None:
-        home = self.home[trial]
-        args = (trial, None, None, until, self.cpus_of_rung(rung), None)
-        if home in self.idle:
-            self._call(home, *args)
-        else:
-            self.queue[home].append(args)
+        self._place(_Job(trial, None, until, self._cpus(rung)))
 
     def release(self, trial: int, keep: bool) -> None:
         self.active.discard(trial)
-        if not keep:
-            home = self.home.pop(trial, None)
-            if home is not None:
-                self.paused[home].pop(trial, None)
-                self.actors[home].drop.remote(trial)
-            self._forget_saved(trial)
-            return
         home = self.home.get(trial)
+        if not keep:
+            if home is not None:
+                del self.home[trial]
+                slot = self.slots.get(home)
+                if slot is not None:
+                    slot.paused.pop(trial, None)
+                    slot.actor.drop.remote(trial)
+            self._forget_checkpoint(trial)
+            self.configs.pop(trial, None)
+            return
         if home is not None:
-            self.paused[home][trial] = None
+            self.slots[home].paused[trial] = None
             self._bound_memory(home)
 
-    def _bound_memory(self, home: int) -> None:
-        """Past ``max_paused`` paused trials on a worker, spill the oldest to checkpoints."""
-        paused = self.paused[home]
-        while len(paused) > self.max_paused and self.checkpoint_dir is not None:
-            trial = next(iter(paused))
-            del paused[trial]
-            if not (self.class_trainable or ray.get(self.actors[home].can_save.remote(trial))):
-                continue  # a function trial without checkpoints can only stay in memory
-            state = ray.get(self.actors[home].take.remote(trial))
-            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            path = self.checkpoint_dir / f"trial-{trial}.pkl"
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as fh:
-                cloudpickle.dump(state, fh)
-            os.replace(tmp, path)
-            del self.home[trial]
-            self.saved[trial] = path
-            self.spilled += 1
-
-    def _forget_saved(self, trial: int) -> None:
-        saved = self.saved.pop(trial, None)
-        if isinstance(saved, Path):
-            saved.unlink(missing_ok=True)
-
-    def _restore_state(self, trial: int) -> Any:
-        """A saved state for ``trial``: spilled this session, or left on disk by a run that died."""
-        saved = self.saved.pop(trial, None)
-        if saved is None and self.checkpoint_dir is not None:
-            path = self.checkpoint_dir / f"trial-{trial}.pkl"
-            saved = path if path.exists() else None
-        if isinstance(saved, Path):
-            with open(saved, "rb") as fh:
-                state = cloudpickle.load(fh)
-            saved.unlink(missing_ok=True)
-            return state
-        return saved
-
     def wait(self) -> list[Segment]:
-        refs = list(self.inflight)
-        ready, _ = ray.wait(refs, num_returns=1)
+        self._pump()
+        ready, _ = ray.wait(list(self.inflight), num_returns=1)
         out = []
         for ref in ready:
-            trial, index, start = self.inflight.pop(ref)
+            job, index, start = self.inflight.pop(ref)
             self.round_trips += 1
             try:
                 seg = ray.get(ref)
-            except ray.exceptions.RayActorError as exc:
-                seg = self._worker_lost(trial, index, start, exc)
+            except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
+                    ray.exceptions.NodeDiedError, ray.exceptions.LocalRayletDiedError) as exc:
+                seg = self._worker_died(job, index, start, exc)
+                if seg is None:
+                    continue  # the trial was sent again; its reports come later
             else:
-                self.idle.add(index)
+                slot = self.slots.get(index)
+                if slot is not None:
+                    slot.busy = False
                 if seg.error is not None or seg.missing is not None or seg.finished:
-                    self.home.pop(trial, None)
+                    self.home.pop(job.trial, None)
             out.append(seg)
+        if not out:
+            return self.wait()
         self._pump()
         return out
 
-    # --- internals -----------------------------------------------------------
-    def _dispatch(self, trial: int, config: dict, start: int, until: int, cpus: int, restored: Any) -> None:
-        if self.idle:
-            index = min(self.idle)
-            self._call(index, trial, config, start, until, cpus, restored)
-        else:
-            # Every worker is busy with a trial the engine counted: queue on the least loaded.
-            index = min(self.queue, key=lambda i: len(self.queue[i]))
-            self.queue[index].append((trial, config, start, until, cpus, restored))
+    def take_notes(self) -> list[dict]:
+        notes, self.notes = self.notes, []
+        return notes
 
-    def _call(self, index: int, trial: int, config: dict | None, start: int | None, until: int, cpus: int,
-              restored: Any) -> None:
-        if start is None:  # extend: the trial goes on from where its last call ended
-            start = self.epoch[trial]
-        self.idle.discard(index)
-        self.home[trial] = index
-        self.epoch[trial] = until
-        ref = self.actors[index].run.remote(trial, config, start, until, cpus, restored)
-        self.inflight[ref] = (trial, index, start)
+    # --- placement -----------------------------------------------------------
+    def _cpus(self, rung: int) -> float:
+        want = self.cpus_of_rung(rung)
+        return self.base_cpus if want <= 1 else min(float(want), self.capacity)
+
+    def _queued_home(self) -> set[int]:
+        return {job.trial for slot in self.slots.values() for job in slot.queue}
+
+    def _movable(self, trial: int, index: int) -> bool:
+        if self.class_trainable:
+            return True
+        return bool(ray.get(self.slots[index].actor.can_save.remote(trial)))
+
+    def _place(self, job: _Job) -> str:
+        """Run ``job`` now where it can, else queue it. Returns "warm" (on the worker that
+        holds the trial), "moved" (its state moved to another worker) or "queued"."""
+        trial = job.trial
+        home = self.home.get(trial)
+        if home is not None:
+            slot = self.slots[home]
+            fits = slot.cpus == job.cpus
+            if fits and not slot.busy and not slot.queue:
+                self.warm_promotions += job.start is not None
+                self._call(home, job)
+                return "warm"
+            if not self._movable(trial, home):
+                # Its state lives in a thread on its home: wait there (at the home's size).
+                slot.queue.append(job)
+                return "warm"
+            # Move the state: saved and dropped on its old worker, restored on another.
+            job.restored = ray.get(slot.actor.take.remote(trial))
+            slot.paused.pop(trial, None)
+            del self.home[trial]
+            if job.start is None:
+                job.start = self.epoch[trial]
+            self.migrations += 1
+            moved = True
+        else:
+            moved = False
+        index = self._acquire(job.cpus)
+        if index is None:
+            self.pending.append(job)
+            return "moved" if moved else "queued"
+        self._call(index, job)
+        return "moved" if moved else "queued"
+
+    def _acquire(self, cpus: float) -> int | None:
+        idle = [i for i, s in self.slots.items() if not s.busy and not s.queue]
+        same = [i for i in idle if self.slots[i].cpus == cpus]
+        if same:
+            return min(same, key=lambda i: (len(self.slots[i].paused), i))
+        free = self.capacity - sum(s.cpus for s in self.slots.values())
+        for i in sorted((i for i in idle if self.slots[i].cpus != cpus),
+                        key=lambda i: len(self.slots[i].paused)):
+            if free >= cpus - 1e-9:
+                break
+            if self._retire(i):
+                free += self.slots.pop(i).cpus
+        if free >= cpus - 1e-9:
+            return self._new_slot(cpus)
+        return None
+
+    def _retire(self, index: int) -> bool:
+        """Spill every paused trial of an idle worker, then end it; False if one cannot move."""
+        slot = self.slots[index]
+        if any(not self._movable(t, index) for t in slot.paused):
+            return False
+        for trial in list(slot.paused):
+            self._spill(trial, index)
+        ray.kill(slot.actor)
+        self.retired += 1
+        return True
+
+    def _new_slot(self, cpus: float) -> int:
+        index = self._next_slot
+        self._next_slot += 1
+        actor = self._remote.options(num_cpus=cpus).remote(self._trainable_ref, self.metric, index)
+        self.slots[index] = _Slot(actor, cpus)
+        return index
+
+    def _call(self, index: int, job: _Job) -> None:
+        slot = self.slots[index]
+        start = self.epoch[job.trial] if job.start is None else job.start
+        slot.busy = True
+        self.home[job.trial] = index
+        self.epoch[job.trial] = job.until
+        cpus = max(1, int(job.cpus))
+        ref = slot.actor.run.remote(job.trial, self.configs[job.trial], start, job.until, cpus, job.restored)
+        self.inflight[ref] = (job, index, start)
 
     def _pump(self) -> None:
-        for index in sorted(self.idle):
-            if self.queue[index] and index in self.idle:
-                self._call(index, *self.queue[index].popleft())
+        """Start queued work on workers that became free."""
+        for index, slot in list(self.slots.items()):
+            if not slot.busy and slot.queue:
+                self._call(index, slot.queue.popleft())
+        for _ in range(len(self.pending)):
+            job = self.pending.popleft()
+            self._place(job)
 
-    def _worker_lost(self, trial: int, index: int, start: int, exc: Exception) -> Segment:
+    # --- memory bound and checkpoints -------------------------------------
+    def _bound_memory(self, index: int) -> None:
+        """Past ``max_paused`` paused trials on a worker, spill the oldest to checkpoints."""
+        slot = self.slots[index]
+        if self.checkpoint_dir is None:
+            return
+        for trial in list(slot.paused):
+            if len(slot.paused) <= self.max_paused:
+                break
+            if self._movable(trial, index):
+                self._spill(trial, index)
+
+    def _spill(self, trial: int, index: int) -> None:
+        slot = self.slots[index]
+        state = ray.get(slot.actor.take.remote(trial))
+        if self.checkpoint_dir is None:
+            raise RuntimeError("spilling needs a checkpoint directory")
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        path = self.checkpoint_dir / f"trial-{trial}.pkl"
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            cloudpickle.dump(state, fh)
+        os.replace(tmp, path)  # a crash never leaves half a checkpoint
+        slot.paused.pop(trial, None)
+        del self.home[trial]
+        self.saved[trial] = path
+        self.spilled += 1
+
+    def _load_checkpoint(self, trial: int) -> Any:
+        path = self.saved.pop(trial, None)
+        if path is None and self.checkpoint_dir is not None:
+            candidate = self.checkpoint_dir / f"trial-{trial}.pkl"
+            path = candidate if candidate.exists() else None  # left by a run that died
+        if path is None:
+            return None
+        with open(path, "rb") as fh:
+            state = cloudpickle.load(fh)
+        path.unlink(missing_ok=True)
+        return state
+
+    def _forget_checkpoint(self, trial: int) -> None:
+        path = self.saved.pop(trial, None)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    # --- faults ----------------------------------------------------------------
+    def _worker_died(self, job: _Job, index: int, start: int, exc: Exception) -> Segment | None:
+        """A worker process died: replace it; its trials restart from checkpoints or from scratch."""
+        trial = job.trial
+        slot = self.slots.pop(index, None)
         lost = [t for t, h in self.home.items() if h == index]
         for t in lost:
             del self.home[t]
-        self.paused[index].clear()
-        self.lost_trials.update(lost)
-        self.actors[index] = self._new_actor(index)
-        self.idle.add(index)
-        return Segment(trial, start, [], [], worker=index,
-                       error=f"WorkerDied: the worker process of trial {trial} died ({type(exc).__name__})")
+        queued = list(slot.queue) if slot is not None else []
+        self.capacity = float(ray.cluster_resources().get("CPU", self.capacity))
+        if slot is not None:
+            self._new_slot(slot.cpus if slot.cpus <= self.capacity else self.base_cpus)
+        for other in queued:  # work that waited for the dead worker goes elsewhere
+            self._restart(other, "its worker died before it ran")
+        self.deaths[trial] = self.deaths.get(trial, 0) + 1
+        if self.deaths[trial] > self.max_worker_deaths:
+            self.epoch[trial] = start
+            return Segment(trial, start, [], [], worker=index,
+                           error=f"WorkerDied: trial {trial} lost its worker {self.deaths[trial]} times "
+                                 f"({type(exc).__name__}); giving up on it")
+        job.start = start
+        self._restart(job, f"its worker process died ({type(exc).__name__})")
+        return None
 
+    def _restart(self, job: _Job, why: str) -> None:
+        trial = job.trial
+        start = self.epoch.get(trial, 0) if job.start is None else job.start
+        job.start = start
+        job.restored = self._load_checkpoint(trial) if start > 0 else None
+        how = "checkpoint" if job.restored is not None else ("scratch" if start > 0 else "new")
+        self.notes.append({"trial": trial, "epoch": start, "how": how, "why": why})
+        self._place(job)
+
+    # --- the end ----------------------------------------------------------------
     def fetch_model(self, trial: int) -> Any:
         home = self.home.get(trial)
-        if home is None:
+        if home is not None:
+            return ray.get(self.slots[home].actor.model.remote(trial))
+        state = self._load_checkpoint(trial)
+        if state is None:
             return None
-        return ray.get(self.actors[home].model.remote(trial))
+        model = state.get("model") if isinstance(state, dict) else None
+        if model is None and isinstance(state, dict) and hasattr(state.get("state"), "model"):
+            model = state["state"].model()
+        return model
 
     def worker_info(self) -> list[dict]:
-        return ray.get([a.info.remote() for a in self.actors])
+        return ray.get([s.actor.info.remote() for s in self.slots.values()])
 
     def close(self) -> None:
-        for actor in self.actors:
-            ray.kill(actor)
-        self.actors = []
+        for slot in self.slots.values():
+            ray.kill(slot.actor)
+        self.slots = {}

@@ -1,0 +1,120 @@
+"""The worker actor: holds trials (running and paused) and trains them a grant at a time."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import Any
+
+import ray
+
+from ..engine import Segment
+from ..trainable import make_runner
+
+__all__ = ["TrialWorker"]
+
+
+class TrialWorker:
+    """The actor class (wrapped with ``ray.remote`` by ``RayBackend``)."""
+
+    def __init__(self, trainable: Any, metric: str, index: int) -> None:
+        self.trainable = trainable
+        self.metric = metric
+        self.index = index
+        self.runners: dict[int, Any] = {}
+
+    def ping(self) -> bool:
+        return True
+
+    def info(self) -> dict:
+        ctx = ray.get_runtime_context()
+        return {
+            "pid": os.getpid(),
+            "node_id": ctx.get_node_id(),
+            "index": self.index,
+            "resources": ctx.get_assigned_resources(),
+        }
+
+    def run(self, trial: int, config: dict, start: int, until: int, cpus: int, restored: Any = None) -> Segment:
+        runner = self.runners.get(trial)
+        try:
+            if runner is None:
+                runner = make_runner(self.trainable, config, cpus, restored)
+                self.runners[trial] = runner
+                if runner.epoch < start:
+                    # State lost (worker died, driver restarted): retrain the epochs it had,
+                    # silently; their reports are already in the log and are not sent again.
+                    lost = runner.advance(start)
+                    if lost.error is not None or lost.finished:
+                        raise RuntimeError(f"retraining trial {trial} to epoch {start} failed: {lost.error}")
+            runner.cpus = cpus
+            if runner.epoch != start:
+                raise RuntimeError(f"trial {trial} is at epoch {runner.epoch} on worker {self.index}, not {start}")
+            out = runner.advance(until)
+        except BaseException as exc:  # setup() raised, or restore failed
+            self.runners.pop(trial, None)
+            return Segment(trial, start, [], [], worker=self.index, error=f"{type(exc).__name__}: {exc}",
+                           traceback=traceback.format_exc())
+        return self._segment(trial, start, out)
+
+    def _segment(self, trial: int, start: int, out: Any) -> Segment:
+        metric = self.metric
+        values: list[float] = []
+        extra: list[dict] = []
+        missing = None
+        error, tb = out.error, out.traceback
+        for row in out.metrics:
+            if metric not in row:
+                missing = (f"trial {trial} reported no metric {metric!r} at epoch {start + len(values) + 1}; "
+                           f"it reported {sorted(row)}")
+                break
+            value = row[metric]
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                error = f"TypeError: metric {metric!r} must be a number, but trial {trial} reported {value!r}"
+                break
+            values.append(value)
+            extra.append({k: _plain(v) for k, v in row.items() if k != metric})
+        if missing is not None or error is not None or out.finished:
+            self.drop(trial)
+        has_extra = any(extra)
+        return Segment(trial, start, values, out.times[: len(values)], extra if has_extra else None,
+                       worker=self.index, error=error, traceback=tb, finished=out.finished, missing=missing)
+
+    def drop(self, trial: int) -> None:
+        runner = self.runners.pop(trial, None)
+        if runner is not None:
+            runner.close()
+
+    def holds(self) -> list[int]:
+        return sorted(self.runners)
+
+    def take(self, trial: int) -> Any:
+        """Save the trial's state and let go of it (one call: a threaded actor does not order calls)."""
+        state = self.runners[trial].save()
+        self.drop(trial)
+        return state
+
+    def can_save(self, trial: int) -> bool:
+        runner = self.runners.get(trial)
+        if runner is None:
+            return False
+        return getattr(runner, "checkpoint", True) is not None
+
+    def model(self, trial: int) -> Any:
+        runner = self.runners.get(trial)
+        return None if runner is None else runner.model
+
+
+def _plain(v: Any) -> Any:
+    """Metrics become Arrow columns: keep numbers, strings and bools, stringify the rest."""
+    if isinstance(v, (bool, int, float, str)) or v is None:
+        return v
+    item = getattr(v, "item", None)  # numpy and torch scalars
+    if callable(item):
+        try:
+            return item()
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    return str(v)

@@ -78,3 +78,19 @@ def train_faulty(config: dict) -> None:
             halving.report(loss=1.0, other=2)
             continue
         halving.report(acc=0.1 * epoch + config["x"])
+
+
+class CpuClass:
+    """Reports the CPUs halving granted and the CPUs Ray accounts to its worker."""
+
+    def setup(self, config: dict) -> None:
+        self.config = config
+        self.epoch = 0
+
+    def train_epoch(self) -> dict:
+        import ray
+
+        self.epoch += 1
+        granted = ray.get_runtime_context().get_assigned_resources().get("CPU", 0.0)
+        return {"acc": curve(self.config, self.epoch), "cpus": halving.cpus(), "ray_cpus": granted,
+                "own_epoch": self.epoch}

@@ -132,3 +132,51 @@ def test_a_raising_trial_fails_and_others_go_on(tmp_path):
         assert result.states[t] is TrialState.COMPLETED
     assert result.n_failed == 4
     assert result.best_config == {"kind": "ok", "x": 0.5}
+
+
+def test_survivors_get_more_cpus(tmp_path):
+    result = halving.tune(T.CpuClass, SPACE, metric="acc", policy="sha", max_epochs=9, trials=9, workers=2,
+                          cpus_per_rung=[1, 2], run_dir=tmp_path / "run")
+    table = result.table()
+    rows = list(zip(table.column("epoch").to_pylist(), table.column("cpus").to_pylist(),
+                    table.column("ray_cpus").to_pylist()))
+    assert all(c == 1 and r == 1.0 for e, c, r in rows if e == 1)
+    # Above the first rung the trial runs in a worker Ray placed with 2 CPUs.
+    assert all(c == 2 and r == 2.0 for e, c, r in rows if e > 1)
+    assert table.column("own_epoch").to_pylist() == table.column("epoch").to_pylist()
+    assert result.epochs_used == 9 + 3 * 2 + 1 * 6
+    assert result.backend_stats["migrations"] + result.backend_stats["spilled"] >= 3
+
+
+def test_moved_and_returned_state_is_writable(tmp_path):
+    """State and models cross the object store as pickled bytes: numpy arrays stay writable."""
+    from halving.examples.class_trainable import SGDDigits
+
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[SGDDigits.__module__])
+    result = halving.tune(SGDDigits, sys.modules[SGDDigits.__module__].space, metric="val_accuracy",
+                          policy="sha", max_epochs=9, trials=27, workers=2, run_dir=tmp_path / "run")
+    assert result.n_failed == 0, result.failures
+    assert result.backend_stats["migrations"] + result.backend_stats["warm_promotions"] > 0
+    model = result.best_model
+    X = np.random.default_rng(0).normal(size=(20, 64))
+    y = np.arange(20) % 10
+    model.partial_fit(X, y)  # raises on read-only coefficient arrays
+    assert model.predict(X).shape == (20,)
+
+
+def test_a_trainable_workers_cannot_load_fails_fast(tmp_path):
+    # A function of a module that exists only in this process: workers cannot import it.
+    import types
+
+    fake = types.ModuleType("halving_no_such_module_for_workers")
+    exec("def train(config):\n    import halving\n    halving.report(acc=1.0)\n", fake.__dict__)
+    fake.train.__module__ = "halving_no_such_module_for_workers"
+    sys.modules["halving_no_such_module_for_workers"] = fake
+    try:
+        with pytest.raises(RuntimeError, match="could not start or load the trainable"):
+            halving.tune(fake.train, SPACE, metric="acc", max_epochs=3, trials=3, workers=2,
+                         run_dir=tmp_path / "run")
+    finally:
+        del sys.modules["halving_no_such_module_for_workers"]

@@ -83,6 +83,7 @@ class RayBackend:
         self._next_slot = 0
         for _ in range(workers):
             self._new_slot(self.base_cpus)
+        self._check_workers_start()
         self.home: dict[int, int] = {}  # trial -> slot holding its state
         self.configs: dict[int, dict] = {}
         self.epoch: dict[int, int] = {}  # trial -> epoch its last call will end at
@@ -116,11 +117,11 @@ class RayBackend:
         if home is not None:
             self.slots[home].paused.pop(trial, None)
             return self._place(job)
+        how = "new"
         if start > 0:
+            spilled = trial in self.saved
             job.restored = self._load_checkpoint(trial)
-            how = "checkpoint" if job.restored is not None else "scratch"
-        else:
-            how = "new"
+            how = "spilled" if spilled else "checkpoint" if job.restored is not None else "scratch"
         self._place(job)
         return how
 
@@ -247,6 +248,14 @@ class RayBackend:
         self.retired += 1
         return True
 
+    def _check_workers_start(self) -> None:
+        """Fail fast, with the cause, when a worker cannot even load the trainable."""
+        try:
+            ray.get([s.actor.ping.remote() for s in self.slots.values()])
+        except ray.exceptions.RayActorError as exc:
+            self.close()
+            raise RuntimeError(f"a Ray worker could not start or load the trainable: {exc}") from None
+
     def _new_slot(self, cpus: float) -> int:
         index = self._next_slot
         self._next_slot += 1
@@ -287,14 +296,14 @@ class RayBackend:
 
     def _spill(self, trial: int, index: int) -> None:
         slot = self.slots[index]
-        state = ray.get(slot.actor.take.remote(trial))
+        state = ray.get(slot.actor.take.remote(trial))  # pickled bytes
         if self.checkpoint_dir is None:
             raise RuntimeError("spilling needs a checkpoint directory")
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         path = self.checkpoint_dir / f"trial-{trial}.pkl"
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as fh:
-            cloudpickle.dump(state, fh)
+            fh.write(state)
         os.replace(tmp, path)  # a crash never leaves half a checkpoint
         slot.paused.pop(trial, None)
         del self.home[trial]
@@ -308,8 +317,7 @@ class RayBackend:
             path = candidate if candidate.exists() else None  # left by a run that died
         if path is None:
             return None
-        with open(path, "rb") as fh:
-            state = cloudpickle.load(fh)
+        state = path.read_bytes()  # the worker unpickles it
         path.unlink(missing_ok=True)
         return state
 
@@ -354,15 +362,18 @@ class RayBackend:
     # --- the end ----------------------------------------------------------------
     def fetch_model(self, trial: int) -> Any:
         home = self.home.get(trial)
-        if home is not None:
-            return ray.get(self.slots[home].actor.model.remote(trial))
-        state = self._load_checkpoint(trial)
-        if state is None:
-            return None
-        model = state.get("model") if isinstance(state, dict) else None
-        if model is None and isinstance(state, dict) and hasattr(state.get("state"), "model"):
-            model = state["state"].model()
-        return model
+        if home is None:
+            state = self._load_checkpoint(trial)
+            if state is None:
+                return None
+            # Load the state into a worker and ask it for the model there.
+            index = self._acquire(self.base_cpus)
+            if index is None:
+                index = next(iter(self.slots))
+            ray.get(self.slots[index].actor.load.remote(trial, self.configs.get(trial, {}), state))
+            home = self.home[trial] = index
+        blob = ray.get(self.slots[home].actor.model.remote(trial))
+        return None if blob is None else cloudpickle.loads(blob)
 
     def worker_info(self) -> list[dict]:
         return ray.get([s.actor.info.remote() for s in self.slots.values()])

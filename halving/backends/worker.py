@@ -7,6 +7,7 @@ import traceback
 from typing import Any
 
 import ray
+from ray import cloudpickle
 
 from ..engine import Segment
 from ..trainable import make_runner
@@ -38,6 +39,8 @@ class TrialWorker:
     def run(self, trial: int, config: dict, start: int, until: int, cpus: int, restored: Any = None) -> Segment:
         runner = self.runners.get(trial)
         try:
+            if isinstance(restored, bytes):
+                restored = cloudpickle.loads(restored)
             if runner is None:
                 runner = make_runner(self.trainable, config, cpus, restored)
                 self.runners[trial] = runner
@@ -82,6 +85,10 @@ class TrialWorker:
         return Segment(trial, start, values, out.times[: len(values)], extra if has_extra else None,
                        worker=self.index, error=error, traceback=tb, finished=out.finished, missing=missing)
 
+    def load(self, trial: int, config: dict, restored: bytes) -> None:
+        """Hold a trial restored from a checkpoint without training it (to read its model)."""
+        self.runners[trial] = make_runner(self.trainable, config, 1, cloudpickle.loads(restored))
+
     def drop(self, trial: int) -> None:
         runner = self.runners.pop(trial, None)
         if runner is not None:
@@ -90,9 +97,13 @@ class TrialWorker:
     def holds(self) -> list[int]:
         return sorted(self.runners)
 
-    def take(self, trial: int) -> Any:
-        """Save the trial's state and let go of it (one call: a threaded actor does not order calls)."""
-        state = self.runners[trial].save()
+    def take(self, trial: int) -> bytes:
+        """Save the trial's state and let go of it (one call: a threaded actor does not order calls).
+
+        The state travels as pickled bytes: objects Ray deserialises zero-copy have
+        read-only numpy arrays, which a restored estimator could not train on.
+        """
+        state = cloudpickle.dumps(self.runners[trial].save())
         self.drop(trial)
         return state
 
@@ -102,9 +113,9 @@ class TrialWorker:
             return False
         return getattr(runner, "checkpoint", True) is not None
 
-    def model(self, trial: int) -> Any:
+    def model(self, trial: int) -> bytes | None:
         runner = self.runners.get(trial)
-        return None if runner is None else runner.model
+        return None if runner is None else cloudpickle.dumps(runner.model)
 
 
 def _plain(v: Any) -> Any:

@@ -81,12 +81,28 @@ def versions() -> dict:
     return out
 
 
+def code_state() -> dict:
+    """The commit measured, and whether halving/ or policies/ had uncommitted changes."""
+    import subprocess
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository root
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "halving", "policies"], cwd=here,
+                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+        return {"commit": head or None, "uncommitted_in_halving_or_policies": [d[3:] for d in dirty if d.strip()]}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None}
+
+
 def save_json(path: str | None, payload: dict) -> None:
     if not path:
         return
     payload = dict(payload)
     payload.setdefault("machine", machine())
     payload.setdefault("versions", versions())
+    payload.setdefault("code", CODE_AT_START or code_state())
     payload.setdefault("argv", sys.argv)
     with open(path, "w") as fh:
         json.dump(payload, fh, indent=2, default=str)
@@ -117,6 +133,9 @@ def stop_ray() -> None:
     if ray.is_initialized():
         ray.shutdown()
 
+
+#: The code state when the benchmark started (halving is imported then).
+CODE_AT_START = code_state()
 
 #: What the benchmarks set on Ray Tune; everything else is left at its default.
 RAY_TUNE_SETTINGS = (

@@ -218,6 +218,8 @@ def run(
                                                                   "(default halving-runs/<time>-<policy>-<id>)."),
     address: Optional[str] = typer.Option(None, help="Ray cluster: auto or ray://host:port (default: local)."),
     max_failures: int = typer.Option(0, "--max-failures", help="Retries per failing trial."),
+    trial_timeout: Optional[float] = typer.Option(None, "--trial-timeout",
+                                                  help="Seconds a trial may train in all; then it is stopped."),
     eta: Optional[int] = typer.Option(None, help="Reduction factor (sha, asha, asha-stop, hyperband)."),
     min_epochs: Optional[int] = typer.Option(None, "--min-epochs", help="First rung (sha, asha, hyperband)."),
     grace: Optional[int] = typer.Option(None, help="median: no stop before this epoch."),
@@ -239,13 +241,14 @@ def run(
         slack_amount=slack_amount, truncation_percentage=truncation_percentage,
         evaluation_interval=evaluation_interval, delay_evaluation=delay_evaluation, inner=inner))
     exp, trainable = _experiment(target, space, metric, mode, policy, params, trials, max_epochs, budget, workers,
-                                 timeout, seed, max_failures)
+                                 timeout, seed, max_failures, trial_timeout)
     _run_and_report(exp, trainable, run_dir, address, resume=False, as_json=as_json, quiet=quiet)
 
 
 def _experiment(target: str, space_file: Optional[Path], metric: Optional[str], mode: Optional[str], policy: str,
                 params: dict, trials: Optional[int], max_epochs: Optional[int], budget: Optional[int],
-                workers: Optional[int], timeout: Optional[float], seed: int, max_failures: int = 0) -> tuple:
+                workers: Optional[int], timeout: Optional[float], seed: int, max_failures: int = 0,
+                trial_timeout: Optional[float] = None) -> tuple:
     from .targets import example_defaults, resolve_target
     from .tuner import Experiment
 
@@ -261,7 +264,8 @@ def _experiment(target: str, space_file: Optional[Path], metric: Optional[str], 
     trials = defaults.get("trials") if trials is None else trials
     exp = Experiment(space=space_obj, metric=metric, mode=mode or defaults.get("mode", "max"), policy=policy,
                      max_epochs=max_epochs, trials=trials, budget=budget, workers=workers, timeout=timeout,
-                     seed=seed, max_failures=max_failures, target=canonical, policy_params=params)
+                     seed=seed, max_failures=max_failures, target=canonical, policy_params=params,
+                     trial_timeout=trial_timeout)
     return exp, trainable
 
 

@@ -43,6 +43,7 @@ class Segment:
     finished: bool = False
     missing: str | None = None
     cut_short: bool = False  # replay: the recorded curve ends before the grant
+    timed_out: bool = False  # the trial passed its trial_timeout and was ended
 
 
 class Backend(Protocol):
@@ -261,7 +262,7 @@ class Engine:
     def _reported(self, trial: int, start: int, values: Sequence[float], times: Sequence[float], worker: int,
                   extra: list[dict] | None, trained: int) -> None:
         """``trained`` epochs were trained; the first ``len(values)`` are recorded (finite)."""
-        self.reserved -= min(trained, self.granted.get(trial, start) - start)
+        self.reserved -= max(0, min(trained, self.granted.get(trial, start) - start))
         self.trained[trial] = start + trained
         self.epochs_used += trained
         if len(values):
@@ -291,8 +292,8 @@ class Engine:
                 decisions.extend(out)
         granted = self.granted[trial]
         if self.rec is not None:
-            self.rec.reports(seg, n)
-        trained = len(values)  # a non-finite epoch and any after it were trained too
+            self.rec.reports(seg, len(values))
+        trained = len(values)  # a non-finite epoch and any after it were trained (and logged) too
         if n < len(values):
             self._reported(trial, start, values[:n], seg.times[:n], seg.worker,
                            seg.extra[:n] if seg.extra is not None else None, trained)
@@ -301,9 +302,9 @@ class Engine:
         end = start + n
         now = self.backend.now()
         own = any(d.trial == trial for d in decisions)
-        if bad is not None or seg.error is not None or seg.missing is not None:
+        if bad is not None or seg.error is not None or seg.missing is not None or seg.timed_out:
             if not own:
-                decisions.extend(self._trial_left(trial, end, seg, bad, now))
+                decisions.extend(self._trial_left(trial, self.trained[trial], seg, bad, now))
         elif not own:
             # The grant ended before the policy's decision point: the trainable returned
             # early, or the budget capped the grant.
@@ -314,6 +315,8 @@ class Engine:
         self._apply(decisions)
 
     def _trial_left(self, trial: int, epoch: int, seg: Segment, bad: Reason | None, now: float) -> list[Decision]:
+        """The trial ended abnormally: a non-finite metric, a timeout, or a failure (retried
+        up to ``max_failures`` times from its checkpoint, or from scratch)."""
         if bad is not None:
             self.errors[trial] = bad.detail
             return [Decision(trial, epoch, Action.STOP, bad), *self._remove(trial, epoch)]
@@ -321,7 +324,16 @@ class Engine:
         self.errors[trial] = message
         if self.rec is not None:
             self.rec.failed(trial, epoch, message, seg.traceback, now)
+        if seg.timed_out:
+            reason = Reason("trial-timeout", detail=message.splitlines()[0][:300])
+            return [Decision(trial, epoch, Action.STOP, reason), *self._remove(trial, epoch)]
         self.failures[trial] = self.failures.get(trial, 0) + 1
+        if seg.missing is None and self.failures[trial] <= self.max_failures and self.halted is None:
+            until = self.granted[trial]
+            how = self.backend.submit(trial, self.configs[trial], epoch, until, self.rung_of_epoch(epoch))
+            self._restarted(trial, epoch, how if how in ("checkpoint", "scratch") else "scratch",
+                            f"retry {self.failures[trial]} of {self.max_failures} after: {message.splitlines()[0][:200]}")
+            return []
         reason = Reason("failed", detail=message.splitlines()[0][:300] if message else "")
         return [Decision(trial, epoch, Action.STOP, reason), *self._remove(trial, epoch)]
 
@@ -382,10 +394,12 @@ class Engine:
         """Engine bookkeeping for one decision (live and replay)."""
         self.decisions.append(d)
         trial = d.trial
+        granted = self.granted.pop(trial, None)
+        if granted is not None:
+            # What was granted and not trained goes back to the budget.
+            self.reserved -= max(0, granted - self.trained.get(trial, 0))
         if d.action is Action.CONTINUE:
-            self.granted.pop(trial, None)
             return
-        self.granted.pop(trial, None)
         if d.action is Action.PAUSE:
             self.states[trial] = TrialState.PAUSED
             return
@@ -416,6 +430,7 @@ class Engine:
 
         policy = self.policy
         stats = {"reports": 0, "decisions": 0, "assignments": 0}
+        tainted: set[int] = set()
 
         for ev in events:
             kind = ev["kind"]
@@ -433,10 +448,11 @@ class Engine:
                 if epoch != start + 1:
                     raise ReplayMismatch(f"trial {trial} reports epoch {epoch} after {start}")
                 extra = [json.loads(ev["metrics"])] if ev["metrics"] else None
-                if value is not None and math.isfinite(value):
+                if value is not None and math.isfinite(value) and trial not in tainted:
                     policy.report(trial, epoch, value)
                     self._reported(trial, start, [value], [ev["time"]], ev["worker"] or -1, extra, 1)
                 else:
+                    tainted.add(trial)  # after a non-finite value the policy saw no more of it
                     self._reported(trial, start, [], [], -1, None, 1)
                 stats["reports"] += 1
             elif kind == "refused":

@@ -133,10 +133,11 @@ class EventLog:
                  payload=None if how is None else _dumps({"how": how}))
 
     def reports(self, segment: Any, n: int) -> None:
+        """Every epoch of the segment (``n`` of them reached the policy)."""
         extra = segment.extra
         values = segment.values
         times = segment.times
-        for i in range(len(values) if n < len(values) and not _finite(values[n]) else n):
+        for i in range(len(values)):
             v = float(values[i])
             self.add(
                 "report",
@@ -183,13 +184,6 @@ class EventLog:
         os.fsync(self._sink.fileno())
         self._sink.close()
         self.closed = True
-
-
-def _finite(v: Any) -> bool:
-    try:
-        return math.isfinite(v)
-    except TypeError:
-        return False
 
 
 def repair(path: str | os.PathLike) -> int:

@@ -162,6 +162,12 @@ class FunctionRunner:
             self._stop = True
             self._cond.notify_all()
 
+    def partial(self) -> tuple[int, _Epochs]:
+        """What the trial reported so far in its current grant (when it hangs): (start, epochs)."""
+        with self._cond:
+            out, self._out = self._out, _Epochs()
+            return self.epoch - len(out.metrics), out
+
     def save(self) -> Any:
         if self.checkpoint is None:
             raise NotImplementedError("a function trainable can move workers only if it reports checkpoint=...")
@@ -177,6 +183,7 @@ class ClassRunner:
         self.epoch = 0
         self.obj = cls()
         self.restored = None
+        self.current = _Epochs()
         _local.runner = self
         try:
             if restored is not None:
@@ -197,7 +204,7 @@ class ClassRunner:
         return fn() if callable(fn) else None
 
     def advance(self, until: int) -> _Epochs:
-        out = _Epochs()
+        out = self.current = _Epochs()
         _local.runner = self
         try:
             while self.epoch < until:
@@ -216,6 +223,10 @@ class ClassRunner:
 
     def close(self) -> None:
         pass
+
+    def partial(self) -> tuple[int, _Epochs]:
+        out = self.current
+        return self.epoch - len(out.metrics), out
 
     def save(self) -> Any:
         fn = getattr(self.obj, "save", None)

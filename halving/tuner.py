@@ -88,6 +88,7 @@ class Experiment:
         cpus_per_rung: Sequence[int] | None = None,
         target: str | None = None,
         policy_params: dict | None = None,
+        trial_timeout: float | None = None,
     ) -> None:
         if not isinstance(metric, str) or not metric:
             raise ValueError(f"metric must be a non-empty string, but got metric={metric!r}")
@@ -103,6 +104,11 @@ class Experiment:
             raise ValueError(f"timeout must be a positive number of seconds, but got timeout={timeout!r}")
         if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 0:
             raise ValueError(f"max_failures must be an int >= 0, but got max_failures={max_failures!r}")
+        if trial_timeout is not None and (isinstance(trial_timeout, bool)
+                                          or not isinstance(trial_timeout, (int, float)) or not trial_timeout > 0):
+            raise ValueError(f"trial_timeout must be a positive number of seconds, but got "
+                             f"trial_timeout={trial_timeout!r}")
+        self.trial_timeout = trial_timeout
         self.cpus_per_rung = _check_ladder(cpus_per_rung)
         self.space: Space = load_space(space)
         self.grid = trials is None
@@ -134,6 +140,7 @@ class Experiment:
             "timeout": timeout,
             "seed": seed,
             "max_failures": max_failures,
+            "trial_timeout": trial_timeout,
             "cpus_per_rung": self.cpus_per_rung,
         }
 
@@ -143,7 +150,7 @@ class Experiment:
     @classmethod
     def from_spec(cls, spec: dict, **overrides: Any) -> "Experiment":
         keys = ("space", "metric", "mode", "max_epochs", "trials", "budget", "workers", "timeout", "seed",
-                "max_failures", "cpus_per_rung", "target")
+                "max_failures", "cpus_per_rung", "target", "trial_timeout")
         args = {k: spec.get(k) for k in keys}
         args["max_failures"] = args["max_failures"] or 0
         args.update(overrides)
@@ -197,6 +204,7 @@ def tune(
     address: str | None = None,
     resume: bool = False,
     max_failures: int = 0,
+    trial_timeout: float | None = None,
     cpus_per_rung: Sequence[int] | None = None,
     progress: Callable[[Engine], None] | None = None,
     **policy_params: Any,
@@ -218,13 +226,17 @@ def tune(
     Ray is used as it is); ``"auto"`` or ``"ray://..."`` joins a cluster and
     leaves it running. ``cpus_per_rung`` gives trials on higher rungs more
     CPUs, e.g. ``[1, 2, 4]``; the trainable reads its count with
-    ``halving.cpus()``. Extra keyword arguments are the policy's parameters
-    (``eta=3``, ``min_epochs=1``, ``grace=...``).
+    ``halving.cpus()``. A trial that raises is retried up to
+    ``max_failures`` times (from its checkpoint, else from scratch); one
+    that trains longer than ``trial_timeout`` seconds in all is stopped.
+    Extra keyword arguments are the policy's parameters (``eta=3``,
+    ``min_epochs=1``, ``grace=...``).
     """
     kind = describe_trainable(trainable)
     exp = Experiment(space=space, metric=metric, mode=mode, policy=policy, max_epochs=max_epochs, trials=trials,
                      budget=budget, workers=workers, timeout=timeout, seed=seed, max_failures=max_failures,
-                     cpus_per_rung=cpus_per_rung, target=target_name(trainable), policy_params=policy_params)
+                     cpus_per_rung=cpus_per_rung, target=target_name(trainable), policy_params=policy_params,
+                     trial_timeout=trial_timeout)
     return run_experiment(exp, trainable, run_dir=run_dir, resume=resume, address=address, progress=progress,
                           kind=kind)
 
@@ -273,7 +285,7 @@ def _execute(exp: Experiment, trainable: Any, kind: str, run_path: Path, events:
         log = EventLog(run_path, seq=seq)
         backend = RayBackend(trainable, metric=exp.metric, workers=n_workers, class_trainable=kind == "class",
                              cpus_of_rung=cpu_ladder(exp.cpus_per_rung, max_node_cpus),
-                             checkpoint_dir=run_path / "checkpoints")
+                             checkpoint_dir=run_path / "checkpoints", trial_timeout=exp.trial_timeout)
         engine = Engine(exp.policy, backend, n_trials=exp.n_trials, max_epochs=exp.max_epochs,
                         config_of=exp.config_of, metric=exp.metric, mode=exp.mode, budget=exp.budget,
                         timeout=exp.timeout, recorder=log, max_failures=exp.max_failures,

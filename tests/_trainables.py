@@ -94,3 +94,39 @@ class CpuClass:
         granted = ray.get_runtime_context().get_assigned_resources().get("CPU", 0.0)
         return {"acc": curve(self.config, self.epoch), "cpus": halving.cpus(), "ray_cpus": granted,
                 "own_epoch": self.epoch}
+
+
+def train_flaky(config: dict) -> None:
+    """Raises once at epoch 2 (a marker file remembers), then trains normally."""
+    marker = os.path.join(config["dir"], f"failed-{config['x']}")
+    epoch = 0
+    while True:
+        epoch += 1
+        if epoch == 2 and config["flaky"] and not os.path.exists(marker):
+            open(marker, "w").close()
+            raise RuntimeError("transient failure")
+        halving.report(acc=curve(config, epoch), own_epoch=epoch)
+
+
+def train_hanging(config: dict) -> None:
+    epoch = 0
+    while True:
+        epoch += 1
+        if config["hang"] and epoch == 2:
+            time.sleep(3600)
+        halving.report(acc=curve(config, epoch))
+
+
+def train_self_kill(config: dict) -> None:
+    """The worker process of one trial is SIGKILLed at epoch 2, once (a marker file remembers)."""
+    import signal
+
+    marker = os.path.join(config["dir"], "killed")
+    epoch = 0
+    while True:
+        epoch += 1
+        time.sleep(0.01)
+        if config["killer"] and epoch == 2 and not os.path.exists(marker):
+            open(marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)
+        halving.report(acc=curve(config, epoch), own_epoch=epoch, pid=os.getpid())

@@ -66,6 +66,7 @@ class RayBackend:
         checkpoint_dir: str | os.PathLike | None = None,
         max_paused: int = 64,
         max_worker_deaths: int = 3,
+        trial_timeout: float | None = None,
     ) -> None:
         self.metric = metric
         self.workers = workers
@@ -74,6 +75,8 @@ class RayBackend:
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.max_paused = max_paused
         self.max_worker_deaths = max_worker_deaths
+        self.trial_timeout = trial_timeout
+        self.spent: dict[int, float] = {}  # trial -> seconds its calls took so far
         self.capacity = float(ray.cluster_resources().get("CPU", 1.0))
         # More workers than CPUs: each gets a share, so that all of them can be placed.
         self.base_cpus = 1.0 if workers <= self.capacity else self.capacity / workers
@@ -89,7 +92,7 @@ class RayBackend:
         self.epoch: dict[int, int] = {}  # trial -> epoch its last call will end at
         self.active: set[int] = set()  # trials submitted and not yet released
         self.pending: deque[_Job] = deque()  # waiting for a worker of the right size
-        self.inflight: dict[Any, tuple[_Job, int, int]] = {}  # ref -> (job, slot, start)
+        self.inflight: dict[Any, tuple[_Job, int, int, float]] = {}  # ref -> (job, slot, start, sent at)
         self.saved: dict[int, Any] = {}  # trial -> Path of a spilled checkpoint
         self.deaths: dict[int, int] = {}
         self.notes: list[dict] = []  # restarts the engine must log
@@ -147,29 +150,74 @@ class RayBackend:
 
     def wait(self) -> list[Segment]:
         self._pump()
-        ready, _ = ray.wait(list(self.inflight), num_returns=1)
+        while True:
+            timeout = self._next_deadline()
+            ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=timeout)
+            out = [seg for ref in ready if (seg := self._collect(ref)) is not None]
+            if not ready:
+                out = self._time_out_overdue()
+            if out:
+                self._pump()
+                return out
+            self._pump()
+
+    def _collect(self, ref: Any) -> Segment | None:
+        job, index, start, sent = self.inflight.pop(ref)
+        self.round_trips += 1
+        self.spent[job.trial] = self.spent.get(job.trial, 0.0) + time.time() - sent
+        try:
+            seg = ray.get(ref)
+        except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
+                ray.exceptions.NodeDiedError, ray.exceptions.LocalRayletDiedError) as exc:
+            return self._worker_died(job, index, start, exc)  # None: the trial was sent again
+        slot = self.slots.get(index)
+        if slot is not None:
+            slot.busy = False
+        if seg.error is not None or seg.missing is not None or seg.finished:
+            self.home.pop(job.trial, None)
+        return seg
+
+    def _next_deadline(self) -> float | None:
+        if self.trial_timeout is None or not self.inflight:
+            return None
+        now = time.time()
+        left = min(self.trial_timeout - self.spent.get(job.trial, 0.0) - (now - sent)
+                   for job, _, _, sent in self.inflight.values())
+        return max(0.0, left) + 0.01
+
+    def _time_out_overdue(self) -> list[Segment]:
+        """End every call whose trial has run past ``trial_timeout``; keep what it reported."""
         out = []
-        for ref in ready:
-            job, index, start = self.inflight.pop(ref)
-            self.round_trips += 1
+        now = time.time()
+        for ref, (job, index, start, sent) in list(self.inflight.items()):
+            spent = self.spent.get(job.trial, 0.0) + now - sent
+            if self.trial_timeout is None or spent < self.trial_timeout:
+                continue
+            del self.inflight[ref]
+            slot = self.slots[index]
             try:
-                seg = ray.get(ref)
-            except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
-                    ray.exceptions.NodeDiedError, ray.exceptions.LocalRayletDiedError) as exc:
-                seg = self._worker_died(job, index, start, exc)
-                if seg is None:
-                    continue  # the trial was sent again; its reports come later
-            else:
-                slot = self.slots.get(index)
-                if slot is not None:
-                    slot.busy = False
-                if seg.error is not None or seg.missing is not None or seg.finished:
-                    self.home.pop(job.trial, None)
+                seg = ray.get(slot.actor.partial.remote(job.trial), timeout=10)
+            except Exception:  # noqa: BLE001 - the worker may be wedged; the reports are lost then
+                seg = None
+            if seg is None or seg.start != start:
+                seg = Segment(job.trial, start, [], [], worker=index)
+            seg.timed_out = True
+            seg.error = (f"TrialTimeout: trial {job.trial} trained {spent:.1f} s in all, past "
+                         f"trial_timeout={self.trial_timeout} s; its worker was ended")
+            self.home.pop(job.trial, None)
+            self._replace_slot(index)
             out.append(seg)
-        if not out:
-            return self.wait()
-        self._pump()
         return out
+
+    def _replace_slot(self, index: int) -> None:
+        """End a worker (its paused trials lose their state) and start a fresh one in its place."""
+        slot = self.slots.pop(index)
+        for t in [t for t, h in self.home.items() if h == index]:
+            del self.home[t]
+        for job in slot.queue:
+            self._restart(job, "its worker was ended")
+        ray.kill(slot.actor)
+        self._new_slot(slot.cpus)
 
     def take_notes(self) -> list[dict]:
         notes, self.notes = self.notes, []
@@ -271,7 +319,7 @@ class RayBackend:
         self.epoch[job.trial] = job.until
         cpus = max(1, int(job.cpus))
         ref = slot.actor.run.remote(job.trial, self.configs[job.trial], start, job.until, cpus, job.restored)
-        self.inflight[ref] = (job, index, start)
+        self.inflight[ref] = (job, index, start, time.time())
 
     def _pump(self) -> None:
         """Start queued work on workers that became free."""

@@ -89,6 +89,15 @@ class TrialWorker:
         """Hold a trial restored from a checkpoint without training it (to read its model)."""
         self.runners[trial] = make_runner(self.trainable, config, 1, cloudpickle.loads(restored))
 
+    def partial(self, trial: int) -> Segment | None:
+        """The reports of a trial stuck in its grant, before its worker is ended."""
+        runner = self.runners.get(trial)
+        if runner is None:
+            return None
+        start, out = runner.partial()
+        out.finished = False
+        return self._segment(trial, start, out)
+
     def drop(self, trial: int) -> None:
         runner = self.runners.pop(trial, None)
         if runner is not None:

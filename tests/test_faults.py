@@ -1,0 +1,87 @@
+"""Faults injected for real: exceptions, SIGKILLed workers, hangs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import halving
+from halving import space
+from halving.eventlog import iter_events, read_events
+from halving.result import TrialState
+
+from . import _trainables as T
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _ship_trainables():
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(T)
+
+
+def _events(run_dir, kind):
+    return [e for e in iter_events(read_events(run_dir)) if e["kind"] == kind]
+
+
+def test_a_failing_trial_is_retried_up_to_max_failures(tmp_path):
+    grid = {"x": space.grid([0.2, 0.9]), "flaky": space.grid([True, False]), "dir": str(tmp_path)}
+    run = tmp_path / "run"
+    result = halving.tune(T.train_flaky, grid, metric="acc", policy="none", max_epochs=4, workers=2,
+                          max_failures=1, run_dir=run)
+    assert result.n_failed == 0 and result.n_completed == 4
+    failed = _events(run, "trial_failed")
+    assert len(failed) == 2 and all("transient failure" in json.loads(e["payload"])["error"] for e in failed)
+    assert all("Traceback" in json.loads(e["payload"])["traceback"] for e in failed)
+    restarted = [json.loads(e["payload"]) for e in _events(run, "restarted")]
+    assert len(restarted) == 2 and all(r["how"] == "scratch" and "retry 1 of 1" in r["why"] for r in restarted)
+    # Every epoch reported once, in order, and the retrained trial's own counter agrees.
+    table = result.table()
+    assert table.column("own_epoch").to_pylist() == table.column("epoch").to_pylist()
+    assert result.epochs_used == 4 * 4
+
+
+def test_without_retries_a_failing_trial_fails_and_the_rest_go_on(tmp_path):
+    grid = {"x": space.grid([0.2, 0.9]), "flaky": space.grid([True, False]), "dir": str(tmp_path)}
+    result = halving.tune(T.train_flaky, grid, metric="acc", policy="none", max_epochs=4, workers=2,
+                          run_dir=tmp_path / "run")
+    assert result.n_failed == 2 and result.n_completed == 2
+    assert all("transient failure" in result.failures[t] for t, s in result.states.items()
+               if s is TrialState.FAILED)
+    assert result.best_config["flaky"] is False
+
+
+def test_a_sigkilled_worker_is_replaced_and_its_trials_restart(tmp_path):
+    grid = {"x": space.grid([0.1, 0.3, 0.5, 0.7, 0.9]), "killer": space.grid([False, True]),
+            "dir": str(tmp_path)}
+    run = tmp_path / "run"
+    result = halving.tune(T.train_self_kill, grid, metric="acc", policy="sha", max_epochs=9, workers=2,
+                          run_dir=run)
+    assert result.n_failed == 0
+    restarted = [json.loads(e["payload"]) for e in _events(run, "restarted")]
+    assert any("worker process died" in r["why"] for r in restarted)
+    assert all(r["how"] in ("scratch", "checkpoint") for r in restarted)
+    table = result.table()
+    pairs = list(zip(table.column("trial").to_pylist(), table.column("epoch").to_pylist()))
+    assert len(pairs) == len(set(pairs))  # nothing reported twice
+    assert table.column("own_epoch").to_pylist() == table.column("epoch").to_pylist()
+    assert len(set(table.column("pid").to_pylist())) >= 3  # a new worker process took the slot
+    assert result.states[result.best_trial] is TrialState.COMPLETED
+
+
+def test_a_hanging_trial_is_stopped_by_trial_timeout(tmp_path):
+    grid = {"x": space.grid([0.3, 0.6]), "hang": space.grid([True, False])}
+    result = halving.tune(T.train_hanging, grid, metric="acc", policy="none", max_epochs=3, workers=2,
+                          trial_timeout=4.0, run_dir=tmp_path / "run")
+    hung = [t for t, c in result.configs.items() if c["hang"]]
+    for t in hung:
+        assert result.states[t] is TrialState.STOPPED
+        rules = [d.reason.rule for d in result.decisions if d.trial == t]
+        assert rules == ["trial-timeout"]
+        # The epoch reported before the hang is kept.
+        assert [e for tr, e in zip(result.table().column("trial").to_pylist(),
+                                   result.table().column("epoch").to_pylist()) if tr == t] == [1]
+    assert result.n_completed == 2

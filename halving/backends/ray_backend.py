@@ -34,6 +34,14 @@ from .worker import TrialWorker
 __all__ = ["RayBackend"]
 
 
+def _alive_cpus(default: float) -> float:
+    """CPUs of the nodes Ray still reports alive."""
+    try:
+        return float(sum(n["Resources"].get("CPU", 0.0) for n in ray.nodes() if n.get("Alive")))
+    except Exception:  # noqa: BLE001 - the GCS may be busy right after a node died
+        return default
+
+
 @dataclass
 class _Slot:
     actor: Any
@@ -376,16 +384,20 @@ class RayBackend:
 
     # --- faults ----------------------------------------------------------------
     def _worker_died(self, job: _Job, index: int, start: int, exc: Exception) -> Segment | None:
-        """A worker process died: replace it; its trials restart from checkpoints or from scratch."""
+        """A worker process (or its node) died: replace it where the cluster still has room;
+        its trials restart from checkpoints or from scratch, and the engine logs which."""
         trial = job.trial
         slot = self.slots.pop(index, None)
         lost = [t for t, h in self.home.items() if h == index]
         for t in lost:
             del self.home[t]
         queued = list(slot.queue) if slot is not None else []
-        self.capacity = float(ray.cluster_resources().get("CPU", self.capacity))
-        if slot is not None:
-            self._new_slot(slot.cpus if slot.cpus <= self.capacity else self.base_cpus)
+        self.capacity = _alive_cpus(self.capacity)
+        # Concurrency shrinks with the cluster: never ask Ray for workers it cannot place.
+        self.workers = max(1, min(self.workers, int(self.capacity // self.base_cpus + 1e-9)))
+        used = sum(s.cpus for s in self.slots.values())
+        if slot is not None and len(self.slots) < self.workers and used + slot.cpus <= self.capacity + 1e-9:
+            self._new_slot(slot.cpus)
         for other in queued:  # work that waited for the dead worker goes elsewhere
             self._restart(other, "its worker died before it ran")
         self.deaths[trial] = self.deaths.get(trial, 0) + 1

@@ -139,7 +139,7 @@ def _cumulative(owner: Any, base: str) -> bool:
     return isinstance(owner, (HistGradientBoostingClassifier, HistGradientBoostingRegressor))
 
 
-def _resolve_resource(estimator: Any, resource: Any, max_epochs: int, searched: set[str]) -> _Resource:
+def _resolve_resource(estimator: Any, resource: Any, max_epochs: int) -> _Resource:
     name = type(estimator).__name__
     if not isinstance(resource, str):
         raise ValueError(f"resource must be 'auto', 'partial_fit' or the name of a warm-startable count "
@@ -167,10 +167,6 @@ def _resolve_resource(estimator: Any, resource: Any, max_epochs: int, searched: 
     if warm_key not in params:
         raise ValueError(f"resource={resource!r} needs {name} to have a {warm_key!r} parameter, to continue "
                          f"training across epochs, but it has none")
-    for key in (resource, warm_key):
-        if key in searched:
-            raise ValueError(f"{key!r} is set by HalvingSearchCV (resource={resource!r}) and cannot be in "
-                             f"param_distributions")
     max_resource = params[resource]
     if isinstance(max_resource, bool) or not isinstance(max_resource, numbers.Integral) or max_resource < 1:
         raise ValueError(f"the resource {name}.{resource} must be a positive int (its final value, reached at "
@@ -179,6 +175,14 @@ def _resolve_resource(estimator: Any, resource: Any, max_epochs: int, searched: 
         raise ValueError(f"{name}.{resource}={max_resource} is smaller than max_epochs={max_epochs}: every "
                          f"epoch must add at least one; raise {resource} or lower max_epochs")
     return _Resource("warm_start", resource, warm_key, int(max_resource), max_epochs, _cumulative(owner, base))
+
+
+def _check_not_searched(resource: _Resource, candidates: list[dict]) -> None:
+    searched = {name for params in candidates for name in params}
+    for key in (resource.param, resource.warm_key):
+        if key is not None and key in searched:
+            raise ValueError(f"{key!r} is set by HalvingSearchCV (resource={resource.param!r}) and cannot be in "
+                             f"param_distributions")
 
 
 # --------------------------------------------------------------------------
@@ -496,9 +500,9 @@ class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
         self._check_params()
         rng = check_random_state(self.random_state)
         # The same draws as HalvingRandomSearchCV's first iteration for the same random_state.
+        resource = _resolve_resource(self.estimator, self.resource, self.max_epochs)
         candidates = list(ParameterSampler(self.param_distributions, self.n_candidates, random_state=rng))
-        searched = {name for params in candidates for name in params}
-        resource = _resolve_resource(self.estimator, self.resource, self.max_epochs, searched)
+        _check_not_searched(resource, candidates)
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         X, y = indexable(X, y)
         splits = self._splits(X, y, rng)
@@ -623,8 +627,9 @@ class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
                     column[c] = params[name]
             results[f"param_{name}"] = column
         results["mean_test_score"] = mean
-        results["std_test_score"] = np.nanstd(splits, axis=0) if n_splits > 1 else np.where(np.isnan(mean),
-                                                                                            np.nan, 0.0)
+        std = np.full(n, np.nan)
+        std[~np.isnan(mean)] = splits[:, ~np.isnan(mean)].std(axis=0)
+        results["std_test_score"] = std
         if n_splits > 1:
             for k in range(n_splits):
                 results[f"split{k}_test_score"] = splits[k]

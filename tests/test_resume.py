@@ -76,3 +76,35 @@ def test_sigkill_then_resume_loses_no_report_and_finds_the_same_best(tmp_path):
     fate = lambda r: sorted((d.trial, d.epoch, d.action.value) for d in r.decisions  # noqa: E731
                             if d.reason.rule != "waiting-for-rung")
     assert fate(resumed) == fate(uninterrupted)
+
+
+def test_ctrl_c_flushes_the_log_says_how_to_resume_and_resume_works(tmp_path):
+    run_dir = tmp_path / "interrupted"
+    args = ["--policy", "sha", "--trials", "81", "--max-epochs", "27", "--workers", "2", "--seed", "2",
+            "--metric", "acc"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "halving.cli", "run", TARGET, *args, "--run-dir", str(run_dir), "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.2)
+        try:
+            if len(_reports(run_dir)) >= 20:
+                break
+        except (FileNotFoundError, ValueError):
+            continue
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: SIGINT to the foreground process group
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert f"halving resume {run_dir}" in err
+    events = list(iter_events(read_events(run_dir)))
+    assert events[-1]["kind"] == "interrupted"
+    before = _reports(run_dir)
+    assert 20 <= len(before) < 243
+
+    result = CliRunner().invoke(app, ["resume", str(run_dir), "--quiet", "--json"])
+    assert result.exit_code == 0, result.output
+    after = _reports(run_dir)
+    assert after[: len(before)] == before
+    assert halving.load(run_dir).epochs_used == 81 + 27 * 2 + 9 * 6 + 3 * 18

@@ -27,6 +27,7 @@ class SimulatedBackend:
         workers: int = 1,
         epoch_seconds: float | np.ndarray | None = None,
         cut_short: str = "error",
+        failures: set[tuple[int, int]] | None = None,
     ) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be a positive int, but got workers={workers!r}")
@@ -36,6 +37,8 @@ class SimulatedBackend:
             raise ValueError(f"cut_short must be 'error' or 'stop', but got cut_short={cut_short!r}")
         # "stop": NaN marks where a recorded curve ends; a trial asked past it ends there.
         self.cut_short = cut_short
+        # Injected faults: trial t raises while training epoch e, once per (t, e).
+        self.failures = set(failures or ())
         if epoch_seconds is None:
             self._cost = None
         elif np.ndim(epoch_seconds) == 0:
@@ -97,6 +100,12 @@ class SimulatedBackend:
             values = curves[trial, start:until].tolist()
         step = (end - began) / (until - start)
         times = [began + step * i for i in range(1, until - start + 1)]
+        for e in range(start + 1, until + 1):
+            if (trial, e) in self.failures:
+                self.failures.discard((trial, e))
+                k = e - start - 1
+                return [Segment(trial, start, values[:k], times[:k], worker=-1,
+                                error=f"InjectedFailure: trial {trial} raised in epoch {e}")]
         cut = False
         if self.cut_short == "stop" and values and values[-1] != values[-1]:
             known = next(i for i, v in enumerate(values) if v != v)

@@ -32,9 +32,20 @@ def resolve_target(target: str) -> tuple[Any, Any, str]:
     if target in EXAMPLES:
         trainable, space, _ = resolve_target(EXAMPLES[target])
         return trainable, space, target
+    if ":" not in target and target.endswith(".py"):
+        from .scripts import ScriptTrainable
+
+        path = Path(target)
+        if not path.is_file():
+            raise TargetError(f"script {target} does not exist")
+        try:
+            return ScriptTrainable(path), None, target
+        except SyntaxError as exc:
+            raise TargetError(f"script {target} has a syntax error: {exc}") from None
     if ":" not in target:
         names = ", ".join(EXAMPLES)
-        raise TargetError(f"unknown target {target!r}: use pkg.module:func, path/file.py:func, or one of {names}")
+        raise TargetError(f"unknown target {target!r}: use pkg.module:func, path/file.py:func, a script "
+                          f"path/train.py, or one of {names}")
     where, _, attr = target.rpartition(":")
     if not attr:
         raise TargetError(f"target {target!r} names no function after ':'")

@@ -36,7 +36,11 @@ last rung), test accuracy of ``best_estimator_``, training work of the search
 (fold-epochs for sgd, trees fitted for gbc, summed over candidates and folds;
 both refits add the same amount, not counted), wall seconds of ``fit`` (Ray
 started once beforehand and excluded, as DESIGN.md asks against an in-process
-peer; its start-up time is given, and a ratio that includes it). Medians of
+peer; its start-up time is given, and a ratio that includes it; joblib's worker
+processes are likewise started once beforehand). For halving, "engine loop" is
+the part of ``fit`` spent in halving's engine (``result_.wall_seconds``): the
+rest is starting the fit's worker actors (each imports scikit-learn), putting
+the data in the object store, and the refit. Medians of
 ``--repeats`` runs (seeds 0, 1, ...; the tools rotate who goes first).
 
 Run from the repository root::
@@ -112,6 +116,7 @@ def run_halving(w: dict, policy: str, seed: int, split: tuple, cv, workers: int,
     wall = time.perf_counter() - t0
     return {"best": search.best_score_, "test": search.score(X_te, y_te), "work": search.resources_used_,
             "wall": wall, "refit": search.refit_time_, "epochs": search.epochs_used_,
+            "loop": search.result_.wall_seconds,
             "n_candidates": search.n_candidates_, "n_resources": search.n_resources_,
             "params": search.cv_results_["params"], "best_params": search.best_params_}
 
@@ -126,9 +131,11 @@ def run_sklearn(w: dict, seed: int, split: tuple, cv, workers: int) -> dict:
     wall = time.perf_counter() - t0
     res = search.cv_results_
     n_splits = cv.get_n_splits()
-    first = [p for p, it in zip(res["params"], res["iter"]) if it == 0]
+    # scikit-learn adds the resource (max_iter / n_estimators) to each candidate's params.
+    first = [{k: v for k, v in p.items() if k != w["resource"]} for p, it in zip(res["params"], res["iter"]) if it == 0]
     return {"best": search.best_score_, "test": search.score(X_te, y_te),
             "work": int(np.sum(res["n_resources"])) * n_splits, "wall": wall, "refit": search.refit_time_,
+            "loop": None,
             "n_candidates": search.n_candidates_, "n_resources": search.n_resources_,
             "params": first, "best_params": search.best_params_}
 
@@ -138,6 +145,15 @@ def _same(a: list[dict], b: list[dict]) -> bool:
         return tuple(sorted((k, repr(v)) for k, v in params.items()))
 
     return sorted(map(key, a)) == sorted(map(key, b))
+
+
+def start_joblib(workers: int) -> float:
+    """Start joblib's worker processes once (scikit-learn's n_jobs), as Ray is started once."""
+    from joblib import Parallel, delayed
+
+    t0 = time.perf_counter()
+    Parallel(n_jobs=workers)(delayed(abs)(i) for i in range(2 * workers))
+    return time.perf_counter() - t0
 
 
 def start_ray(cpus: int) -> float:
@@ -166,8 +182,10 @@ def main() -> None:
 
     load_before = machine_load()
     ray_start = start_ray(args.workers)
-    print(f"Ray start: {ray_start:.2f} s (once; excluded from the wall times below)")
-    payload: dict = {"ray_start_seconds": ray_start, "repeats": repeats, "quick": args.quick,
+    joblib_start = start_joblib(args.workers)
+    print(f"Ray start: {ray_start:.2f} s, joblib workers start: {joblib_start:.2f} s "
+          f"(once each; excluded from the wall times below)")
+    payload: dict = {"ray_start_seconds": ray_start, "joblib_start_seconds": joblib_start, "repeats": repeats, "quick": args.quick,
                      "workers": args.workers, "load_before": load_before, "workloads": {}}
     tools = ["sklearn"] + policies
     with tempdir("halving-bench-sklearn-") as run_root:
@@ -193,17 +211,19 @@ def main() -> None:
                 if not same:
                     raise SystemExit("the tools did not get the same candidates")
 
-            med = {t: {k: median([o[k] for o in runs[t]]) for k in ("best", "test", "work", "wall", "refit")}
+            med = {t: {k: median([o[k] for o in runs[t]]) for k in ("best", "test", "work", "wall", "refit", "loop")}
                    for t in tools}
             sk = med["sklearn"]
             rows = []
             for t in tools:
                 m = med[t]
                 label = "sklearn HalvingRandomSearchCV" if t == "sklearn" else f"halving HalvingSearchCV {t}"
-                rows.append([label, m["best"], m["test"], int(m["work"]), m["wall"], m["wall"] + ray_start])
+                loop = None if t == "sklearn" else m["loop"]
+                rows.append([label, m["best"], m["test"], int(m["work"]), m["wall"], m["wall"] + ray_start, loop])
             print_table(f"{name}: {w['n']} candidates, R = {w['R']}, 3 folds, {args.workers} workers "
                         f"(medians of {repeats})",
-                        ["tool", "best val", "test", f"work ({w['unit']})", "wall s", "wall s + Ray start"], rows)
+                        ["tool", "best val", "test", f"work ({w['unit']})", "wall s", "wall s + Ray start",
+                         "of which engine loop s"], rows)
             ratio_rows = []
             for t in policies:
                 # Ratios per repeat (same seed, same candidates), then their median.

@@ -23,7 +23,7 @@ from .result import ReportTable, Result, TrialState
 __all__ = ["Backend", "Engine", "Recorder", "Segment", "ReplayMismatch"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Segment:
     """What one trial reported in one round trip: epochs ``start+1 .. start+len(values)``.
 
@@ -193,7 +193,7 @@ class Engine:
                 return a
             trial = a.trial
             start = self.trained.get(trial, 0)
-            until = self._cap(trial, a.until)
+            until = a.until if self.budget is None else self._cap(trial, a.until)
             if until is None:
                 self._refuse(a)
                 self.halt("budget")
@@ -300,11 +300,10 @@ class Engine:
         else:
             self._reported(trial, start, values, seg.times, seg.worker, seg.extra, trained)
         end = start + n
-        now = self.backend.now()
-        own = any(d.trial == trial for d in decisions)
+        own = bool(decisions) and decisions[0].trial == trial  # the reporter's decision comes first
         if bad is not None or seg.error is not None or seg.missing is not None or seg.timed_out:
             if not own:
-                decisions.extend(self._trial_left(trial, self.trained[trial], seg, bad, now))
+                decisions.extend(self._trial_left(trial, self.trained[trial], seg, bad, self.backend.now()))
         elif not own:
             # The grant ended before the policy's decision point: the trainable returned
             # early, or the budget capped the grant.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ._base import DONE, WAIT, Action, Assignment, Decision, Reason, _EMPTY
-from ._rung import SortedScores
+from ._rung import BestFirst, SortedScores
 from ._rungs_base import RungPolicy
 
 __all__ = ["ASHA", "ASHAStop"]
@@ -31,24 +31,28 @@ class ASHA(RungPolicy):
     def _setup_rungs(self) -> None:
         # rungs[k]: every trial that reached level k; waiting[k]: those not yet promoted.
         self.rungs = [SortedScores() for _ in range(self.top)]
-        self.waiting = [SortedScores() for _ in range(self.top)]
-        self.score_of: dict[tuple[int, int], float] = {}  # (trial, rung) -> score
+        self.waiting = [BestFirst() for _ in range(self.top)]
         self.target: dict[int, int] = {}  # running trial -> index of the level it trains to
         self.completed = 0
+        # blocked[k]: rung k is known to have nothing to promote until it changes. Only a
+        # new entry at rung k can change that, so most calls skip the O(log n) rank check.
+        self.blocked = [False] * self.top
 
     def next(self) -> Assignment | object:
         sign = self.direction.sign
+        blocked = self.blocked
         for k in range(self.top - 1, -1, -1):
             waiting = self.waiting[k]
-            if not waiting:
+            if blocked[k] or not waiting:
                 continue
             rung = self.rungs[k]
             quota = len(rung) // self.eta
             score, trial = waiting.best()
             rank = rung.rank(score, trial)
             if rank > quota:
+                blocked[k] = True
                 continue
-            waiting.discard(score, trial)
+            waiting.discard(trial)
             self.target[trial] = k + 1
             self.running += 1
             cutoff = sign * rung.kth_best(quota)[0]
@@ -70,7 +74,7 @@ class ASHA(RungPolicy):
             if self.waiting[k]:
                 score, trial = self.waiting[k].best()
                 rung = self.rungs[k]
-                self.waiting[k].discard(score, trial)
+                self.waiting[k].discard(trial)
                 self.target[trial] = k + 1
                 self.running += 1
                 reason = Reason("end-game", rung=k, compared=len(rung), rank=rung.rank(score, trial),
@@ -94,7 +98,7 @@ class ASHA(RungPolicy):
         rung = self.rungs[k]
         rung.add(score, trial)
         self.waiting[k].add(score, trial)
-        self.score_of[(trial, k)] = score
+        self.blocked[k] = False
         reason = Reason(
             "rung-reached", rung=k, compared=len(rung), rank=rung.rank(score, trial), bracket=self._bracket
         )
@@ -104,9 +108,7 @@ class ASHA(RungPolicy):
         if self.target.pop(trial, None) is not None:
             self.running -= 1
         for k in range(self.top):
-            score = self.score_of.get((trial, k))
-            if score is not None:
-                self.waiting[k].discard(score, trial)
+            self.waiting[k].discard(trial)
         return _EMPTY
 
     def finish(self) -> Sequence[Decision]:
@@ -116,8 +118,7 @@ class ASHA(RungPolicy):
             rung = self.rungs[k]
             quota = len(rung) // self.eta
             cutoff = sign * rung.kth_best(quota)[0] if quota else None
-            for score, neg in list(self.waiting[k]._items):
-                trial = -neg
+            for score, trial in list(self.waiting[k].entries()):
                 reason = Reason(
                     "not-promoted",
                     rung=k,
@@ -127,7 +128,7 @@ class ASHA(RungPolicy):
                     bracket=self._bracket,
                 )
                 out.append(Decision(trial, self.levels[k], Action.STOP, reason))
-            self.waiting[k] = SortedScores()
+            self.waiting[k] = BestFirst()
         return out
 
 

@@ -1,0 +1,87 @@
+"""``HalvingSearchCV``: a scikit-learn search estimator that trains its candidates
+epoch by epoch and stops the poor ones early.
+
+Candidates are drawn as in scikit-learn's ``HalvingRandomSearchCV`` (lists and
+scipy.stats distributions); each is a halving trial on Ray, and training
+continues across rungs instead of restarting. Two searches on scikit-learn's
+own data sets::
+
+    python examples/sklearn_search.py
+
+* an ``SGDClassifier`` on digits: an epoch is one ``partial_fit`` pass;
+* a ``GradientBoostingClassifier`` on breast_cancer: an epoch adds trees to the
+  same ensemble (``warm_start=True``), up to its ``n_estimators``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import loguniform, randint
+from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import SGDClassifier
+from sklearn.model_selection import train_test_split
+
+from halving.sklearn import HalvingSearchCV
+
+SGD_SPACE = {
+    "loss": ["hinge", "log_loss", "modified_huber"],
+    "penalty": ["l2", "l1", "elasticnet"],
+    "alpha": loguniform(1e-6, 1e-1),
+    "learning_rate": ["optimal", "invscaling", "adaptive"],
+    "eta0": loguniform(1e-4, 1e-1),
+}
+
+GBC_SPACE = {
+    "learning_rate": loguniform(0.01, 1.0),
+    "max_depth": [1, 2, 3, 4],
+    "min_samples_leaf": randint(1, 30),
+}
+
+
+def show(search: HalvingSearchCV, X_test: np.ndarray, y_test: np.ndarray) -> None:
+    res = search.cv_results_
+    print(f"  resource: {search.resource_}; rungs at epochs {search.rung_epochs_} "
+          f"= {search.n_resources_} {search.resource_ if search.resource_ != 'partial_fit' else 'epochs'}")
+    print(f"  candidates per rung: {search.n_candidates_}; {search.epochs_used_} epochs trained "
+          f"(no early stopping: {len(res['params']) * search.rung_epochs_[-1]})")
+    print(f"  best (rank 1 of {len(res['params'])}): {search.best_params_}")
+    print(f"  validation score {search.best_score_:.4f}; test score of the refit model "
+          f"{search.score(X_test, y_test):.4f}")
+    top = np.argsort(res["rank_test_score"], kind="stable")[:5]
+    print("  top 5:  rank  epochs  score")
+    for c in top:
+        print(f"         {res['rank_test_score'][c]:>4}  {res['n_epochs'][c]:>6}  {res['mean_test_score'][c]:.4f}")
+    print(f"  halving's log of this fit: {search.run_dir_}")
+
+
+def main(n_candidates: int = 27, max_epochs: int = 9, workers: int = 2, seed: int = 0) -> list[HalvingSearchCV]:
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, stratify=y, random_state=seed)
+    sgd = HalvingSearchCV(SGDClassifier(random_state=seed), SGD_SPACE, n_candidates=n_candidates,
+                          max_epochs=max_epochs, random_state=seed, workers=workers)
+    print(f"SGDClassifier on digits, {n_candidates} candidates, up to {max_epochs} epochs (ASHA):")
+    sgd.fit(X_train, y_train)
+    show(sgd, X_test, y_test)
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=seed)
+    gbc = HalvingSearchCV(GradientBoostingClassifier(n_estimators=3 * max_epochs, random_state=seed), GBC_SPACE,
+                          n_candidates=n_candidates, max_epochs=max_epochs, cv=3, random_state=seed,
+                          workers=workers)
+    print(f"\nGradientBoostingClassifier on breast_cancer, {n_candidates} candidates, 3 more trees per epoch, "
+          f"3 folds:")
+    gbc.fit(X_train, y_train)
+    show(gbc, X_test, y_test)
+    return [sgd, gbc]
+
+
+if __name__ == "__main__":
+    import ray
+
+    # One Ray for both searches (each fit would otherwise start and stop its own).
+    ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
+    try:
+        main()
+    finally:
+        ray.shutdown()

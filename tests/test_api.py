@@ -27,3 +27,13 @@ def test_no_submodule_shadows_a_public_function():
         importlib.import_module(info.name)
     assert callable(halving.report) and callable(halving.tune) and callable(halving.simulate)
     assert callable(halving.load) and callable(halving.cpus)
+
+
+def test_halving_never_disables_ray_authentication():
+    from pathlib import Path
+
+    root = Path(halving.__file__).parent
+    for path in [*root.rglob("*.py"), *Path(policies.__file__).parent.rglob("*.py")]:
+        text = path.read_text()
+        assert "RAY_AUTH_MODE" not in text, path
+        assert "auth_mode" not in text.lower(), path

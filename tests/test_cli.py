@@ -21,6 +21,14 @@ TARGET = str(Path(__file__).with_name("_cli_target.py")) + ":train"
 SMALL = ["--metric", "val_acc", "--trials", "12", "--max-epochs", "9", "--workers", "2", "--quiet"]
 
 
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
@@ -132,15 +140,18 @@ def test_replay_counts_curves_cut_short(tmp_path, ray_session):
 
 def test_compare_writes_a_table(tmp_path, ray_session):
     csv = tmp_path / "cmp.csv"
+    plot = ["--plot", tmp_path / "best.png"] if _has_matplotlib() else []
     out = invoke("compare", TARGET, "--policies", "asha,none", "--seeds", "1", "--metric", "val_acc",
                  "--trials", "9", "--max-epochs", "3", "--workers", "2", "--run-dir", tmp_path / "runs",
-                 "--out", csv, "--json", "--quiet")
+                 "--out", csv, "--json", "--quiet", *plot)
     assert out.exit_code == 0, out.output
     rows = json.loads(out.output)
     assert [r["policy"] for r in rows] == ["asha", "none"]
     assert all(r["test_value"] is not None for r in rows)
     assert rows[1]["epochs_used"] == 27 and rows[0]["epochs_used"] < 27
     assert csv.read_text().splitlines()[0].startswith('"policy"')
+    if plot:
+        assert (tmp_path / "best.png").stat().st_size > 5000
 
 
 def test_resume_of_a_finished_run_changes_nothing(finished_run):
@@ -158,3 +169,27 @@ def test_installed_command_runs():
     assert "hyperband" in done.stdout
     bad = subprocess.run([exe, "show", "no/such/dir"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_show_plot_draws_the_learning_curves(finished_run, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "curves.png"
+    out = invoke("show", finished_run, "--decisions", "1", "--plot", png)
+    assert out.exit_code == 0, out.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_without_matplotlib_plots_give_an_install_hint(finished_run, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    out = invoke("show", finished_run, "--decisions", "1", "--plot", tmp_path / "x.png")
+    assert out.exit_code == 2
+    assert "pip install 'halving[plot]'" in out.output and "Traceback" not in out.output

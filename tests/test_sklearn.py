@@ -22,6 +22,7 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
+import policies
 from halving.sklearn import HalvingSearchCV, _check_not_searched, _resolve_resource
 
 SGD_SPACE = {"alpha": loguniform(1e-6, 1e-1), "loss": ["hinge", "log_loss", "modified_huber"],
@@ -163,9 +164,11 @@ def test_partial_fit_search_on_digits(ray_session, digits, tmp_path):
 def test_warm_start_search_with_cv_folds(ray_session, ship_this_module, tmp_path):
     X, y = load_breast_cancer(return_X_y=True)
     space = {"learning_rate": loguniform(0.02, 1.0), "max_depth": [1, 2, 3]}
-    s = HalvingSearchCV(GrowingGBC(n_estimators=27, random_state=0), space, policy="sha", n_candidates=9,
+    policy = policies.make("sha", eta=3)  # an object is copied at fit, never started itself
+    s = HalvingSearchCV(GrowingGBC(n_estimators=27, random_state=0), space, policy=policy, n_candidates=9,
                         max_epochs=9, cv=3, random_state=1, workers=2, run_dir=tmp_path)
     s.fit(X, y)
+    assert s.policy is policy and clone(s).policy is not policy
     assert s.resource_ == "n_estimators" and s.max_resources_ == 27 and s.n_splits_ == 3
     # Synchronous successive halving: scikit-learn's schedule, in estimators.
     assert s.n_candidates_ == [9, 3, 1] and s.n_resources_ == [3, 9, 27]

@@ -335,6 +335,8 @@ def show(
             "rungs": rungs,
             "decisions": [{"trial": d.trial, "epoch": d.epoch, "action": d.action.value, "until": d.until,
                            "reason": d.reason.as_dict()} for d in listed],
+            "promotions": [{"trial": d.trial, "epoch": d.epoch, "until": d.until, "reason": d.reason.as_dict()}
+                           for d in result.promotions],
         })
     else:
         from rich.console import Console
@@ -356,6 +358,13 @@ def show(
                 t.add_column(col)
             for row in rungs:
                 t.add_row(str(row["epoch"]), str(row["trials"]), _fmt(row["best"]), _fmt(row["median"]))
+            console.print(t)
+        if result.promotions:
+            t = Table(title=f"promotions ({len(result.promotions)})")
+            for col in ("trial", "from epoch", "to epoch", "reason"):
+                t.add_column(col)
+            for d in result.promotions[: decisions or None]:
+                t.add_row(str(d.trial), str(d.epoch), str(d.until), str(d.reason))
             console.print(t)
         t = Table(title=f"decisions ({len(listed)} of {len(result.decisions)})")
         for col in ("trial", "epoch", "action", "reason"):

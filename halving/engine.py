@@ -145,6 +145,7 @@ class Engine:
         self.errors: dict[int, str] = {}
         self.restarts: dict[int, str] = {}
         self.decisions: list[Decision] = []
+        self.promotions: list[Decision] = []  # paused trials the policy resumed, with its reason
         self.reports = ReportTable(metric)
         self.epochs_used = 0
         self.reserved = 0  # granted but not yet trained
@@ -205,6 +206,8 @@ class Engine:
                     self.rec.trial_created(trial, config, now)
                 self._created(trial, config)
             self._assigned(trial, start, until)
+            if a.reason is not None:
+                self.promotions.append(P.Decision(trial, start, P.Action.CONTINUE, a.reason, until))
             rung = self.rung_of_epoch(start)
             if self.rec is not None:
                 # Logged before the work starts; ``how`` is known only after submit, so a
@@ -440,6 +443,8 @@ class Engine:
                 if not isinstance(a, P.Assignment) or a.trial != ev["trial"]:
                     raise ReplayMismatch(f"the log assigns trial {ev['trial']} but the policy now gives {a!r}")
                 self._assigned(ev["trial"], ev["epoch"], ev["until"])
+                if a.reason is not None:
+                    self.promotions.append(P.Decision(a.trial, ev["epoch"], P.Action.CONTINUE, a.reason, ev["until"]))
                 stats["assignments"] += 1
             elif kind == "report":
                 trial, epoch, value = ev["trial"], ev["epoch"], ev["value"]
@@ -502,6 +507,7 @@ class Engine:
             best_config=None if best is None else self.configs[best],
             epochs_used=self.epochs_used,
             decisions=self.decisions,
+            promotions=self.promotions,
             configs=self.configs,
             states=self.states,
             reports=self.reports,

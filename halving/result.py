@@ -87,7 +87,10 @@ class Result:
     """What an experiment found and everything it decided.
 
     ``best_trial`` is the best trial at ``max_epochs`` among the trials that
-    reached it (``None`` when none did, e.g. a budget too small).
+    reached it (``None`` when none did, e.g. a budget too small). ``decisions``
+    holds every decision the policy (or the engine: failures, budget, timeouts)
+    took at a trial's decision point; ``promotions`` every resumption of a
+    paused trial, each with its reason.
     """
 
     metric: str
@@ -109,6 +112,8 @@ class Result:
     stop_reason: str = "done"
     failures: dict[int, str] = field(default_factory=dict)
     backend_stats: dict = field(default_factory=dict)
+    #: Promotions: a paused trial resumed to train on to ``until``, with the policy's reason.
+    promotions: list[Decision] = field(default_factory=list)
 
     def table(self) -> pa.Table:
         """A pyarrow Table with one row per report: trial, epoch, the metric, time, worker, extras."""

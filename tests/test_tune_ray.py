@@ -180,3 +180,14 @@ def test_a_trainable_workers_cannot_load_fails_fast(tmp_path):
                          run_dir=tmp_path / "run")
     finally:
         del sys.modules["halving_no_such_module_for_workers"]
+
+
+def test_promotions_carry_their_reasons_and_survive_load(tmp_path):
+    run = tmp_path / "run"
+    result = halving.tune(T.train_counting, SPACE, metric="acc", policy="asha", max_epochs=9, trials=27, workers=2,
+                          run_dir=run)
+    assert result.promotions
+    for p in result.promotions:
+        assert p.reason.rule in ("top-k", "end-game") and p.until in (3, 9)
+        assert p.reason.rank <= max(1, p.reason.compared // 3) or p.reason.rule == "end-game"
+    assert halving.load(run).promotions == result.promotions

@@ -20,6 +20,11 @@ ASHAScheduler (``reuse_actors=True``, ``max_concurrent_trials=2``, wall =
 ``tuner.fit()``) for reference: its trainable reports its running total of
 training seconds, and the last total of each trial is summed.
 
+On a 2-core machine the two spinning workers and the driver compete for the
+cores (as they would for any real training); ``--sleep`` makes each epoch a
+``time.sleep`` instead, which shows the scheduling overhead alone (not the
+target's measure).
+
 Utilisation below 100% has three causes, which the output separates for
 halving: the time before the first epoch starts (actor start-up), the
 scheduling gaps between epochs, and the tail at the end where the policy has
@@ -56,6 +61,13 @@ def curve(cfg: dict, epoch: int) -> float:
     return cfg["final"] * (1.0 - math.exp(-epoch / cfg["tau"])) + 0.01 * (noise - 0.5)
 
 
+def idle(seconds: float) -> float:
+    """``--sleep``: the epoch sleeps instead (no CPU used), to see the scheduling overhead alone."""
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    return time.perf_counter() - t0
+
+
 def busy(seconds: float) -> float:
     """Spin the CPU for ``seconds`` of wall time; returns the seconds measured."""
     t0 = time.perf_counter()
@@ -67,25 +79,29 @@ def busy(seconds: float) -> float:
     return time.perf_counter() - t0
 
 
-def make_halving_fn(epoch_s: float):
+def make_halving_fn(epoch_s: float, sleep: bool = False):
+    work = idle if sleep else busy
+
     def halving_fn(config: dict) -> None:
         epoch = 0
         while True:
             epoch += 1
-            dt = busy(epoch_s)
+            dt = work(epoch_s)
             halving.report(acc=curve(config, epoch), train_seconds=dt)
 
     return halving_fn
 
 
-def make_ray_fn(configs: list[dict], max_t: int, epoch_s: float):
+def make_ray_fn(configs: list[dict], max_t: int, epoch_s: float, sleep: bool = False):
+    work = idle if sleep else busy
+
     def ray_fn(config: dict) -> None:
         from ray import tune
 
         cfg = configs[config["i"]]
         total = 0.0
         for epoch in range(1, max_t + 1):
-            dt = busy(epoch_s)
+            dt = work(epoch_s)
             total += dt
             tune.report({"acc": curve(cfg, epoch), "train_seconds": dt, "train_total": total})
 
@@ -96,7 +112,7 @@ def run_halving(args) -> dict:
     with tempdir("bench-halving-") as d:
         t_call = time.time()
         t0 = time.perf_counter()
-        result = halving.tune(make_halving_fn(args.epoch_ms / 1000), SPACE, metric="acc", mode="max",
+        result = halving.tune(make_halving_fn(args.epoch_ms / 1000, args.sleep), SPACE, metric="acc", mode="max",
                               policy="asha", eta=args.eta, max_epochs=args.max_epochs, trials=args.trials,
                               workers=args.workers, seed=args.seed, run_dir=os.path.join(d, "run"))
         call = time.perf_counter() - t0
@@ -134,7 +150,7 @@ def run_halving(args) -> dict:
 
 
 def run_ray(args, configs: list[dict]) -> dict:
-    out = ray_tune_asha(make_ray_fn(configs, args.max_epochs, args.epoch_ms / 1000), len(configs), metric="acc",
+    out = ray_tune_asha(make_ray_fn(configs, args.max_epochs, args.epoch_ms / 1000, args.sleep), len(configs), metric="acc",
                         mode="max", max_t=args.max_epochs, eta=args.eta, workers=args.workers)
     total = sum(t["last"].get("train_total", 0.0) for t in out["trials"])
     return {"train_seconds": total, "wall": out["wall"], "utilisation": total / (args.workers * out["wall"]),
@@ -149,6 +165,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
     ap.add_argument("--epoch-ms", type=float, default=50.0)
+    ap.add_argument("--sleep", action="store_true",
+                    help="epochs sleep instead of spinning the CPU (scheduling overhead alone; not the target's)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-ray-tune", action="store_true")
@@ -204,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict:
         summary["ray_tune"]["ratio_halving_over"] = hs["utilisation"] / summary["ray_tune"]["utilisation"]
         rows.append(["Ray Tune ASHAScheduler", summary["ray_tune"]["epochs"], summary["ray_tune"]["train_seconds"],
                      summary["ray_tune"]["wall"], summary["ray_tune"]["utilisation"]])
-    print_table(f"Utilisation: {args.epoch_ms:g} ms busy-loop epochs, {args.trials} trials, ASHA R={args.max_epochs} "
+    print_table(f"Utilisation: {args.epoch_ms:g} ms {'sleeping' if args.sleep else 'busy-loop'} epochs, {args.trials} trials, ASHA R={args.max_epochs} "
                 f"eta={args.eta}, {args.workers} workers; medians of {args.repeats}",
                 ["tool", "epochs", "training s", "wall s", "utilisation"], rows)
     pw = hs["per_worker_seconds"]

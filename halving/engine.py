@@ -184,38 +184,43 @@ class Engine:
     def _fill(self) -> object:
         """Hand work to every free worker; returns the policy's last answer."""
         backend = self.backend
-        policy = self.policy
+        next_work = self.policy.next
+        rec, budget, timeout = self.rec, self.budget, self.timeout
+        trained, configs = self.trained, self.configs
+        WAIT, DONE = P.WAIT, P.DONE
         while backend.free_slots() > 0:
-            if self.timeout is not None and backend.now() - self.t0 >= self.timeout:
+            if timeout is not None and backend.now() - self.t0 >= timeout:
                 self.halt("timeout")
-                return P.DONE
-            a = policy.next()
-            if a is P.WAIT or a is P.DONE:
+                return DONE
+            a = next_work()
+            if a is WAIT or a is DONE:
                 return a
-            trial = a.trial
-            start = self.trained.get(trial, 0)
-            until = a.until if self.budget is None else self._cap(trial, a.until)
-            if until is None:
-                self._refuse(a)
-                self.halt("budget")
-                return P.DONE
+            trial, until, new, reason = a
+            start = trained.get(trial, 0)
+            if budget is not None:
+                until = self._cap(trial, until)
+                if until is None:
+                    self._refuse(a)
+                    self.halt("budget")
+                    return DONE
             now = backend.now()
-            if a.new:
+            if new:
                 config = self.config_of(trial)
-                if self.rec is not None:
-                    self.rec.trial_created(trial, config, now)
-                self._created(trial, config)
+                if rec is not None:
+                    rec.trial_created(trial, config, now)
+                configs[trial] = config
+                trained[trial] = 0
             self._assigned(trial, start, until)
-            if a.reason is not None:
-                self.promotions.append(P.Decision(trial, start, P.Action.CONTINUE, a.reason, until))
+            if reason is not None:
+                self.promotions.append(P.Decision(trial, start, P.Action.CONTINUE, reason, until))
             rung = self.rung_of_epoch(start)
-            if self.rec is not None:
+            if rec is not None:
                 # Logged before the work starts; ``how`` is known only after submit, so a
                 # restart from scratch is logged as its own event below.
-                self.rec.assigned(trial, start, until, a.reason, now)
-                self.rec.flush()
-            how = backend.submit(trial, self.configs[trial], start, until, rung)
-            if how in ("scratch", "checkpoint"):
+                rec.assigned(trial, start, until, reason, now)
+                rec.flush()
+            how = backend.submit(trial, configs[trial], start, until, rung)
+            if how == "scratch" or how == "checkpoint":
                 self._restarted(trial, start, how)
         return None
 
@@ -358,8 +363,9 @@ class Engine:
                 self._assigned(trial, self.trained[trial], until)
                 backend.extend(trial, until, self.rung_of_epoch(self.trained[trial]))
                 continue
-            was_running = self.states.get(trial) is TrialState.RUNNING
-            was_paused = self.states.get(trial) is TrialState.PAUSED
+            state = self.states.get(trial)
+            was_running = state is TrialState.RUNNING
+            was_paused = state is TrialState.PAUSED
             self._decided(d)
             if was_running:
                 keep = d.action is Action.PAUSE or (d.action is Action.COMPLETE and self.best_trial == trial)

@@ -34,8 +34,9 @@ class ASHA(RungPolicy):
         self.waiting = [BestFirst() for _ in range(self.top)]
         self.target: dict[int, int] = {}  # running trial -> index of the level it trains to
         self.completed = 0
-        # blocked[k]: rung k is known to have nothing to promote until it changes. Only a
-        # new entry at rung k can change that, so most calls skip the O(log n) rank check.
+        # blocked[k]: rung k is known to have nothing to promote. Only a larger quota (the
+        # rung grew to a multiple of eta) or a new entry better than the best waiting one
+        # can change that, so most calls skip the O(log n) rank check.
         self.blocked = [False] * self.top
 
     def next(self) -> Assignment | object:
@@ -97,11 +98,11 @@ class ASHA(RungPolicy):
         score = self.direction.score(value)
         rung = self.rungs[k]
         rung.add(score, trial)
-        self.waiting[k].add(score, trial)
-        self.blocked[k] = False
-        reason = Reason(
-            "rung-reached", rung=k, compared=len(rung), rank=rung.rank(score, trial), bracket=self._bracket
-        )
+        waiting = self.waiting[k]
+        if self.blocked[k] and (not waiting or len(rung) % self.eta == 0 or score >= waiting.best()[0]):
+            self.blocked[k] = False
+        waiting.add(score, trial)
+        reason = Reason("rung-reached", rung=k, compared=len(rung), bracket=self._bracket)
         return (Decision(trial, epoch, Action.PAUSE, reason),)
 
     def remove(self, trial: int, epoch: int) -> Sequence[Decision]:
@@ -116,18 +117,18 @@ class ASHA(RungPolicy):
         sign = self.direction.sign
         for k in range(self.top):
             rung = self.rungs[k]
+            waiting = self.waiting[k]
+            if not waiting:
+                continue
             quota = len(rung) // self.eta
             cutoff = sign * rung.kth_best(quota)[0] if quota else None
-            for score, trial in list(self.waiting[k].entries()):
-                reason = Reason(
-                    "not-promoted",
-                    rung=k,
-                    cutoff=cutoff,
-                    compared=len(rung),
-                    rank=rung.rank(score, trial),
-                    bracket=self._bracket,
-                )
-                out.append(Decision(trial, self.levels[k], Action.STOP, reason))
+            compared = len(rung)
+            level = self.levels[k]
+            for rank, (score, trial) in enumerate(rung.entries(), 1):  # one pass, best first
+                if waiting.holds(trial):
+                    reason = Reason("not-promoted", rung=k, cutoff=cutoff, compared=compared, rank=rank,
+                                    bracket=self._bracket)
+                    out.append(Decision(trial, level, Action.STOP, reason))
             self.waiting[k] = BestFirst()
         return out
 

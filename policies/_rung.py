@@ -76,8 +76,9 @@ class SortedScores:
 
     def entries(self) -> Iterator[tuple[float, int]]:
         """Every entry, best first."""
-        for score in sorted(self._ids, reverse=True):
-            for trial in self._ids[score]:
+        ids = self._ids
+        for score in sorted(ids, reverse=True):
+            for trial in ids[score]:
                 yield score, trial
 
     def quantile(self, q: float, *, exclude: tuple[float, int] | None = None) -> float:
@@ -126,6 +127,9 @@ class BestFirst:
 
     def discard(self, trial: int) -> None:
         self._live.pop(trial, None)
+
+    def holds(self, trial: int) -> bool:
+        return trial in self._live
 
     def best(self) -> tuple[float, int]:
         heap, live = self._heap, self._live

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import loguniform
 from sklearn.base import clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier, RandomForestRegressor
 from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -186,15 +187,23 @@ def test_warm_start_search_with_cv_folds(ray_session, ship_this_module, tmp_path
     assert 0.85 < s.score(X, y) <= 1.0
 
 
-def test_refit_false_budget_and_a_list_of_dicts(ray_session, digits, tmp_path):
+def test_refit_false_budget_a_list_of_dicts_and_failing_candidates(ray_session, digits, tmp_path):
     X, y = digits
     space = [{"loss": ["hinge"], "alpha": loguniform(1e-5, 1e-2)},
-             {"loss": ["log_loss"], "penalty": ["l1", "l2"]}]
-    s = HalvingSearchCV(SGDClassifier(random_state=0), space, n_candidates=9, max_epochs=3, refit=False, budget=12,
+             {"loss": ["log_loss"], "penalty": ["l1", "l2"]},
+             {"loss": ["no-such-loss"]}]
+    s = HalvingSearchCV(SGDClassifier(random_state=0), space, n_candidates=9, max_epochs=3, refit=False, budget=6,
                         cv=2, random_state=2, workers=2, run_dir=tmp_path)
-    s.fit(X, y)
-    assert s.epochs_used_ == 12
+    with pytest.warns(FitFailedWarning, match="candidates failed"):
+        s.fit(X, y)
     res = s.cv_results_
+    failed = np.array([p["loss"] == "no-such-loss" for p in res["params"]])
+    assert 0 < failed.sum() < 9
+    assert list(res["state"][failed]) == ["failed"] * failed.sum() and np.isnan(res["mean_test_score"][failed]).all()
+    assert res["rank_test_score"][failed].min() > res["rank_test_score"][~failed].max()  # NaN ranks last
+    # The budget caps the epochs trained (a failing candidate's grant may go unused).
+    assert s.epochs_used_ <= 6 and s.result_.stop_reason == "budget"
+    assert s.epochs_used_ == s.result_.table().num_rows == res["n_epochs"].sum()
     assert np.array_equal(res["param_penalty"].mask, ["penalty" not in p for p in res["params"]])
     assert np.array_equal(res["param_alpha"].mask, ["alpha" not in p for p in res["params"]])
     assert res["rank_test_score"][s.best_index_] == 1 and s.best_params_ == res["params"][s.best_index_]

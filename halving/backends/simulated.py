@@ -10,7 +10,30 @@ import numpy as np
 
 from ..engine import Segment
 
-__all__ = ["SimulatedBackend"]
+__all__ = ["SimulatedBackend", "Ramp"]
+
+
+class Ramp:
+    """Evenly spaced finish times of a segment's epochs, made only when read."""
+
+    __slots__ = ("began", "step", "n")
+
+    def __init__(self, began: float, step: float, n: int) -> None:
+        self.began, self.step, self.n = began, step, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int | slice) -> "float | Ramp":
+        if isinstance(i, slice):
+            lo, hi, _ = i.indices(self.n)
+            return Ramp(self.began + self.step * lo, self.step, max(0, hi - lo))
+        if i < 0:
+            i += self.n
+        return self.began + self.step * (i + 1)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self.began + self.step * np.arange(1, self.n + 1, dtype=np.float64)
 
 
 class SimulatedBackend:
@@ -98,8 +121,7 @@ class SimulatedBackend:
             values = [float(curves(trial, e)) for e in range(start + 1, until + 1)]
         else:
             values = curves[trial, start:until].tolist()
-        step = (end - began) / (until - start)
-        times = [began + step * i for i in range(1, until - start + 1)]
+        times = Ramp(began, (end - began) / (until - start), until - start)
         for e in range(start + 1, until + 1) if self.failures else ():
             if (trial, e) in self.failures:
                 self.failures.discard((trial, e))

@@ -193,3 +193,24 @@ def test_without_matplotlib_plots_give_an_install_hint(finished_run, tmp_path, m
     out = invoke("show", finished_run, "--decisions", "1", "--plot", tmp_path / "x.png")
     assert out.exit_code == 2
     assert "pip install 'halving[plot]'" in out.output and "Traceback" not in out.output
+
+
+def test_live_progress_shows_trial_states_budget_best_and_elapsed():
+    from rich.console import Console
+
+    from halving.backends.simulated import SimulatedBackend
+    from halving.cli import _Progress
+    from halving.engine import Engine
+
+    curves = np.linspace(0.1, 1.0, 9 * 5).reshape(9, 5)
+    policy = halving.simulation.resolve_policy("asha")
+    policy.start(n_trials=9, max_epochs=5)
+    engine = Engine(policy, SimulatedBackend(curves, workers=2), n_trials=9, max_epochs=5,
+                    config_of=lambda i: {"row": i}, budget=40)
+    engine.run()
+    console = Console(record=True, width=120)
+    console.print(_Progress(False, "demo", 40)._render(engine))
+    text = console.export_text()
+    assert "running" in text and "paused" in text and "stopped" in text and "finished" in text
+    assert f"{engine.epochs_used} of 40" in text
+    assert "best" in text and "elapsed" in text

@@ -132,7 +132,8 @@ def run_sklearn(w: dict, seed: int, split: tuple, cv, workers: int) -> dict:
     res = search.cv_results_
     n_splits = cv.get_n_splits()
     # scikit-learn adds the resource (max_iter / n_estimators) to each candidate's params.
-    first = [{k: v for k, v in p.items() if k != w["resource"]} for p, it in zip(res["params"], res["iter"]) if it == 0]
+    first = [{k: v for k, v in p.items() if k != w["resource"]}
+             for p, it in zip(res["params"], res["iter"]) if it == 0]
     return {"best": search.best_score_, "test": search.score(X_te, y_te),
             "work": int(np.sum(res["n_resources"])) * n_splits, "wall": wall, "refit": search.refit_time_,
             "loop": None,
@@ -213,7 +214,6 @@ def main() -> None:
 
             med = {t: {k: median([o[k] for o in runs[t]]) for k in ("best", "test", "work", "wall", "refit", "loop")}
                    for t in tools}
-            sk = med["sklearn"]
             rows = []
             for t in tools:
                 m = med[t]

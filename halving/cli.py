@@ -178,7 +178,7 @@ def _print_json(obj: Any) -> None:
 def _summary_lines(result: Any) -> list[str]:
     lines = [
         f"policy {result.policy}: best {result.metric} = {_fmt(result.best_value)} (trial {result.best_trial})",
-        f"best config: {json.dumps(result.best_config, default=str)}",
+        f"best config: {_config_text(result.best_config)}",
         f"epochs used: {result.epochs_used}; trials: {result.n_trials} ({result.n_completed} finished, "
         f"{result.n_stopped} stopped, {result.n_failed} failed); wall {result.wall_seconds:.1f} s",
     ]
@@ -191,6 +191,13 @@ def _summary_lines(result: Any) -> list[str]:
     if result.run_dir:
         lines.append(f"run dir: {result.run_dir}")
     return lines
+
+
+def _config_text(config: Any) -> str:
+    """``alpha=0.0005480, loss=hinge``: compact, for tables."""
+    if not isinstance(config, dict):
+        return str(config)
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items())
 
 
 def _fmt(v: Any) -> str:
@@ -350,7 +357,7 @@ def show(
             t.add_column(col)
         for i, row in enumerate(board, 1):
             t.add_row(str(i), str(row["trial"]), str(row["epochs"]), _fmt(row["value"]), row["state"],
-                      json.dumps(row["config"], default=str))
+                      _config_text(row["config"]))
         console.print(t)
         if rungs:
             t = Table(title="rungs")

@@ -387,7 +387,8 @@ class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
         it failed), ``std_test_score``, ``split<k>_test_score`` (with cv folds),
         ``rank_test_score`` (candidates that trained longer rank ahead, then by
         score, as scikit-learn's successive halving ranks by iteration),
-        ``n_epochs``, ``n_resources``, ``state`` (completed, stopped, failed),
+        ``n_epochs``, ``n_resources``, ``state`` (``completed``, ``stopped``,
+        ``failed``; with a budget also ``paused`` or ``not started``),
         ``mean_fit_time`` (training seconds per fold, all epochs),
         ``mean_score_time`` and ``test_score_epoch_<r>`` for each rung epoch
         ``r`` (NaN where the candidate did not get there).
@@ -499,8 +500,8 @@ class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
 
         self._check_params()
         rng = check_random_state(self.random_state)
-        # The same draws as HalvingRandomSearchCV's first iteration for the same random_state.
         resource = _resolve_resource(self.estimator, self.resource, self.max_epochs)
+        # The same draws as HalvingRandomSearchCV's first iteration for the same random_state.
         candidates = list(ParameterSampler(self.param_distributions, self.n_candidates, random_state=rng))
         _check_not_searched(resource, candidates)
         scorer = check_scoring(self.estimator, scoring=self.scoring)
@@ -578,7 +579,7 @@ class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
         for c in range(n):
             trial = by_trial[c]
             st = result.states.get(trial) if trial is not None else None
-            state[c] = st.value if st is not None else TrialState.PENDING.value
+            state[c] = st.value if st is not None else "not started"  # a budget ended the search first
             rows = sorted(rows_of.get(trial, []), key=lambda i: epochs[i])
             if not rows:
                 if st is TrialState.FAILED:

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 import policies as P
 from policies import Action, Decision, Reason
 
+from . import checks
 from .result import ReportTable, Result, TrialState
 
 __all__ = ["Backend", "Engine", "Recorder", "Segment", "ReplayMismatch"]
@@ -93,7 +94,6 @@ class ReplayMismatch(RuntimeError):
 
 
 _TERMINAL = {Action.STOP: TrialState.STOPPED, Action.COMPLETE: TrialState.COMPLETED}
-_ENGINE_RULES = ("failed", "non-finite-metric", "budget-exhausted", "finished-early", "timeout", "interrupted")
 
 
 class Engine:
@@ -116,13 +116,9 @@ class Engine:
         rung_of_epoch: Callable[[int], int] | None = None,
         on_progress: Callable[["Engine"], None] | None = None,
     ) -> None:
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
-            raise ValueError(f"budget must be a positive int of epochs, but got budget={budget!r}")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                    or not timeout > 0):
-            raise ValueError(f"timeout must be a positive number of seconds, but got timeout={timeout!r}")
-        if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 0:
-            raise ValueError(f"max_failures must be an int >= 0, but got max_failures={max_failures!r}")
+        checks.count("budget", budget, allow_none=True)
+        checks.seconds("timeout", timeout)
+        checks.count("max_failures", max_failures, low=0)
         self.policy = policy
         self.backend = backend
         self.n_trials = n_trials

@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 import policies as P
 
+from . import checks
 from .engine import Engine
 from .eventlog import EventLog, iter_events, log_files, read_events
 from .result import Result
@@ -26,13 +27,6 @@ __all__ = ["tune", "load", "Experiment", "run_experiment", "read_spec", "target_
 
 class ExperimentError(ValueError):
     """Bad input to an experiment, reported before anything runs."""
-
-
-def _positive_int(name: str, value: Any, *, allow_none: bool = True) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, but got {name}={value!r}")
 
 
 def cpu_ladder(ladder: Sequence[int] | None, cap: int) -> Callable[[int], int]:
@@ -93,21 +87,14 @@ class Experiment:
         if not isinstance(metric, str) or not metric:
             raise ValueError(f"metric must be a non-empty string, but got metric={metric!r}")
         P.Direction(mode)
-        _positive_int("max_epochs", max_epochs, allow_none=False)
-        _positive_int("trials", trials)
-        _positive_int("budget", budget)
-        _positive_int("workers", workers)
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an int >= 0, but got seed={seed!r}")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                    or not timeout > 0):
-            raise ValueError(f"timeout must be a positive number of seconds, but got timeout={timeout!r}")
-        if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < 0:
-            raise ValueError(f"max_failures must be an int >= 0, but got max_failures={max_failures!r}")
-        if trial_timeout is not None and (isinstance(trial_timeout, bool)
-                                          or not isinstance(trial_timeout, (int, float)) or not trial_timeout > 0):
-            raise ValueError(f"trial_timeout must be a positive number of seconds, but got "
-                             f"trial_timeout={trial_timeout!r}")
+        checks.count("max_epochs", max_epochs)
+        checks.count("trials", trials, allow_none=True)
+        checks.count("budget", budget, allow_none=True)
+        checks.count("workers", workers, allow_none=True)
+        checks.count("seed", seed, low=0)
+        checks.seconds("timeout", timeout)
+        checks.count("max_failures", max_failures, low=0)
+        checks.seconds("trial_timeout", trial_timeout)
         self.trial_timeout = trial_timeout
         self.cpus_per_rung = _check_ladder(cpus_per_rung)
         self.space: Space = load_space(space)

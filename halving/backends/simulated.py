@@ -8,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import checks
 from ..engine import Segment
 
 __all__ = ["SimulatedBackend", "Ramp"]
@@ -52,8 +53,7 @@ class SimulatedBackend:
         cut_short: str = "error",
         failures: set[tuple[int, int]] | None = None,
     ) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be a positive int, but got workers={workers!r}")
+        checks.count("workers", workers)
         self.curves = curves
         self.workers = workers
         if cut_short not in ("error", "stop"):

@@ -16,9 +16,9 @@ both tools run on it, so Ray's own start-up is excluded from both.
 
 * halving: ``halving.tune(fn, space, metric="acc", policy="asha", max_epochs=27,
   trials=729, workers=2)``. results/s = ``result.table().num_rows /
-  result.wall_seconds`` (``wall_seconds`` is the engine loop: it includes
-  starting the two worker actors, which run on the shared Ray, but not
-  writing results.parquet). The time of the whole ``tune()`` call is shown too.
+  result.wall_seconds`` (``wall_seconds`` is the engine loop only: the worker
+  actors are started, and answer a ping, before it; results.parquet is written
+  after it). The time of the whole ``tune()`` call is shown too.
 * Ray Tune: ``Tuner(...).fit()`` with ASHAScheduler(max_t=27, grace_period=1,
   reduction_factor=3), ``reuse_actors=True``, ``max_concurrent_trials=2``,
   ``verbose=0``, a local temp dir as storage (no syncing); everything else at

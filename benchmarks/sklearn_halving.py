@@ -186,8 +186,8 @@ def main() -> None:
     joblib_start = start_joblib(args.workers)
     print(f"Ray start: {ray_start:.2f} s, joblib workers start: {joblib_start:.2f} s "
           f"(once each; excluded from the wall times below)")
-    payload: dict = {"ray_start_seconds": ray_start, "joblib_start_seconds": joblib_start, "repeats": repeats, "quick": args.quick,
-                     "workers": args.workers, "load_before": load_before, "workloads": {}}
+    payload: dict = {"ray_start_seconds": ray_start, "joblib_start_seconds": joblib_start, "repeats": repeats,
+                     "quick": args.quick, "workers": args.workers, "load_before": load_before, "workloads": {}}
     tools = ["sklearn"] + policies
     with tempdir("halving-bench-sklearn-") as run_root:
         for name in [w for w in args.workloads.split(",") if w]:

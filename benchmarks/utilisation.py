@@ -13,9 +13,9 @@ start-up is excluded).
 
     utilisation = sum of train_seconds over every epoch / (workers * wall seconds)
 
-For halving, wall is ``result.wall_seconds`` (the engine loop, which includes
-starting the worker actors on the shared Ray); the figure with the whole
-``tune()`` call as wall is shown too. The same trainable runs under Ray Tune's
+For halving, wall is ``result.wall_seconds`` (the engine loop only: the worker
+actors are started before it); the figure with the whole ``tune()`` call as
+wall (actor start-up, run dir, results file included) is shown too. The same trainable runs under Ray Tune's
 ASHAScheduler (``reuse_actors=True``, ``max_concurrent_trials=2``, wall =
 ``tuner.fit()``) for reference: its trainable reports its running total of
 training seconds, and the last total of each trial is summed.

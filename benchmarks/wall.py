@@ -27,7 +27,10 @@ each (a ``RandomSampler`` is set but never used: every trial is enqueued).
   objective reports ``trial.report(val_acc, epoch)`` and raises
   ``TrialPruned`` when ``trial.should_prune()``, after every epoch (so a trial can
   also be pruned at epoch R). Optuna's logging is set to WARNING. With n_jobs=1
-  it trains on one core while halving and Ray Tune use two.
+  it trains one trial at a time while halving and Ray Tune train two; its
+  trials run in this process, with numpy's BLAS threads at their default (so
+  the MLP's matrix products may use both cores), while Ray's workers run with
+  ``OMP_NUM_THREADS=1``.
 
 Wall time: halving and Ray Tune run on one local Ray started once beforehand
 (``ray.init(num_cpus=2)``), excluded from both: halving's figure is its whole
@@ -106,6 +109,14 @@ def _suggest(trial, name: str, dim):
     if isinstance(dim, Uniform):
         return trial.suggest_float(name, dim.low, dim.high)
     raise TypeError(f"no Optuna distribution for {name}: {dim!r}")
+
+
+def _blas_threads() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown"
+    return ", ".join(f"{i['internal_api']} {i['num_threads']}" for i in threadpool_info()) or "none"
 
 
 def _pick(finals: list[tuple[int, float, float]]) -> tuple[int | None, float | None, float | None]:
@@ -323,7 +334,9 @@ def main(argv: list[str] | None = None) -> dict:
           f"from halving's and Ray Tune's main figures.")
     print("Ray Tune settings:", RAY_TUNE_SETTINGS)
     print("Optuna: in-memory storage, RandomSampler (unused: every trial enqueued), SuccessiveHalvingPruner("
-          "min_resource=1, reduction_factor=eta), n_jobs=1 (one core), logging at WARNING.")
+          "min_resource=1, reduction_factor=eta), n_jobs=1 (one trial at a time), logging at WARNING; "
+          f"it trains in this process, whose BLAS threads are left at their default ({_blas_threads()}), "
+          "while Ray's workers run with OMP_NUM_THREADS=1.")
     if args.quick:
         print("(--quick: a smoke run, not the target's workload)")
     summary["all_targets_met"] = all_met

@@ -154,19 +154,11 @@ def train(config: dict) -> None:
 
 
 def main(trials: int = 27, max_epochs: int = 9, workers: int = 2, seed: int = 0) -> halving.Result:
+    from halving.examples._digits import summarize
+
     result = halving.tune(train, space, metric="val_accuracy", mode="max", max_epochs=max_epochs,
                           trials=trials, workers=workers, seed=seed)
-    if result.best_trial is None:
-        print("no trial reached", max_epochs, "epochs")
-        return result
-    print(f"best trial {result.best_trial}: val_accuracy {result.best_value:.4f} after {max_epochs} epochs")
-    print("config:", result.best_config)
-    if result.best_model is not None:
-        print(f"test_accuracy of its model: {evaluate(result.best_model, load_data())['test_accuracy']:.4f}")
-    print(f"{result.n_trials} trials ({result.n_completed} completed, {result.n_stopped} stopped, "
-          f"{result.n_failed} failed) in {result.epochs_used} epochs of {trials * max_epochs} "
-          f"without early termination; {result.wall_seconds:.1f} s")
-    return result
+    return summarize(result, trials, max_epochs, lambda m: evaluate(m, load_data())["test_accuracy"])
 
 
 if __name__ == "__main__":

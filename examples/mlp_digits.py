@@ -10,15 +10,11 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
 import halving
+from halving.examples._digits import SEED, Data, evaluate, fit_epoch, load_data, summarize  # noqa: F401
 from halving.space import choice, loguniform
 
 space = {
@@ -27,41 +23,6 @@ space = {
     "learning_rate_init": loguniform(1e-4, 1e-1),
     "batch_size": choice([32, 64, 128]),
 }
-
-#: Seeds the data split, the weights and each trial's shuffling (unless its
-#: config has a "seed"), so trials differ only by config.
-SEED = 0
-
-
-class Data(NamedTuple):
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    classes: np.ndarray
-
-
-# A plain dict, not functools.lru_cache: run as a script, this file is __main__
-# and Ray pickles train() by value; an lru_cache wrapper defined in __main__
-# cannot be unpickled in a worker.
-_cache: dict[str, Data] = {}
-
-
-def load_data() -> Data:
-    """The digits split 60/20/20 (stratified, always the same split), standardised
-    on the training part. Loaded once per process and shared by its trials."""
-    if "data" not in _cache:
-        X, y = load_digits(return_X_y=True)
-        X_train, X_rest, y_train, y_rest = train_test_split(
-            X, y, test_size=0.4, stratify=y, random_state=SEED)
-        X_val, X_test, y_val, y_test = train_test_split(
-            X_rest, y_rest, test_size=0.5, stratify=y_rest, random_state=SEED)
-        scaler = StandardScaler().fit(X_train)
-        _cache["data"] = Data(scaler.transform(X_train), y_train, scaler.transform(X_val), y_val,
-                              scaler.transform(X_test), y_test, np.unique(y))
-    return _cache["data"]
 
 
 def make_model(config: dict) -> MLPClassifier:
@@ -74,19 +35,6 @@ def make_model(config: dict) -> MLPClassifier:
         shuffle=False,  # fit_epoch shuffles, with the trial's own generator
         random_state=config.get("seed", SEED),
     )
-
-
-def fit_epoch(model: MLPClassifier, data: Data, rng: np.random.Generator) -> None:
-    """One pass over the training set, in a fresh random order."""
-    order = rng.permutation(len(data.y_train))
-    model.partial_fit(data.X_train[order], data.y_train[order], classes=data.classes)
-
-
-def evaluate(model: MLPClassifier, data: Data) -> dict[str, float]:
-    return {
-        "val_accuracy": float(model.score(data.X_val, data.y_val)),
-        "test_accuracy": float(model.score(data.X_test, data.y_test)),
-    }
 
 
 def train(config: dict) -> None:
@@ -102,17 +50,7 @@ def train(config: dict) -> None:
 def main(trials: int = 27, max_epochs: int = 9, workers: int = 2, seed: int = 0) -> halving.Result:
     result = halving.tune(train, space, metric="val_accuracy", mode="max", max_epochs=max_epochs,
                           trials=trials, workers=workers, seed=seed)
-    if result.best_trial is None:
-        print("no trial reached", max_epochs, "epochs")
-        return result
-    print(f"best trial {result.best_trial}: val_accuracy {result.best_value:.4f} after {max_epochs} epochs")
-    print("config:", result.best_config)
-    if result.best_model is not None:
-        print(f"test_accuracy of its model: {evaluate(result.best_model, load_data())['test_accuracy']:.4f}")
-    print(f"{result.n_trials} trials ({result.n_completed} completed, {result.n_stopped} stopped, "
-          f"{result.n_failed} failed) in {result.epochs_used} epochs of {trials * max_epochs} "
-          f"without early termination; {result.wall_seconds:.1f} s")
-    return result
+    return summarize(result, trials, max_epochs, lambda m: evaluate(m, load_data())["test_accuracy"])
 
 
 if __name__ == "__main__":

@@ -86,6 +86,9 @@ class Recorder(Protocol):
 
     def failed(self, trial: int, epoch: int, error: str, traceback: str | None, time: float) -> None: ...
 
+    def add(self, kind: str, time: float, **columns: Any) -> None:
+        """Any other event (restarted, refused, interrupted), with the log's columns."""
+
     def flush(self) -> None: ...
 
 
@@ -222,7 +225,7 @@ class Engine:
 
     def _restarted(self, trial: int, start: int, how: str, why: str = "its state was lost") -> None:
         self.restarts[trial] = how
-        if self.rec is not None and hasattr(self.rec, "add"):
+        if self.rec is not None:
             detail = (f"retraining epochs 1..{start} silently (not re-reported, not counted)" if how == "scratch"
                       else "restored from its last checkpoint")
             self.rec.add("restarted", self.backend.now(), trial=trial, epoch=start,
@@ -238,7 +241,7 @@ class Engine:
     def _refuse(self, a: P.Assignment) -> None:
         """The budget has no room for this assignment: the policy must forget it."""
         epoch = self.trained.get(a.trial, 0)
-        if self.rec is not None and hasattr(self.rec, "add"):
+        if self.rec is not None:
             self.rec.add("refused", self.backend.now(), trial=a.trial, epoch=epoch)
         if a.new:
             # Never sampled, never run: the trial does not exist for the experiment.

@@ -51,7 +51,6 @@ from sklearn.utils.validation import check_is_fitted, indexable
 import policies as P
 
 from . import space as hspace
-from .engine import _ENGINE_RULES
 from .result import TrialState
 from .tuner import tune
 
@@ -559,8 +558,10 @@ class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
         table = result.table()
         cols = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
         trials, epochs, scores = cols["trial"], cols["epoch"], cols["score"]
-        rungs = sorted({d.epoch for d in result.decisions if d.reason.rule not in _ENGINE_RULES}
-                       | {self.max_epochs})
+        # The policy's decision points: a rung (rung policies, Hyperband) or a comparison with
+        # other trials (interval rules). The engine's own decisions (failures, budget) have neither.
+        rungs = sorted({d.epoch for d in result.decisions
+                        if d.reason.rung is not None or d.reason.compared is not None} | {self.max_epochs})
         n_splits = self.n_splits_
 
         n_epochs = np.zeros(n, dtype=np.int64)

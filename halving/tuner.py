@@ -83,6 +83,7 @@ class Experiment:
         target: str | None = None,
         policy_params: dict | None = None,
         trial_timeout: float | None = None,
+        paused_in_memory: int = 64,
     ) -> None:
         if not isinstance(metric, str) or not metric:
             raise ValueError(f"metric must be a non-empty string, but got metric={metric!r}")
@@ -95,6 +96,8 @@ class Experiment:
         checks.seconds("timeout", timeout)
         checks.count("max_failures", max_failures, low=0)
         checks.seconds("trial_timeout", trial_timeout)
+        checks.count("paused_in_memory", paused_in_memory, low=0)
+        self.paused_in_memory = paused_in_memory
         self.trial_timeout = trial_timeout
         self.cpus_per_rung = _check_ladder(cpus_per_rung)
         self.space: Space = load_space(space)
@@ -128,6 +131,7 @@ class Experiment:
             "seed": seed,
             "max_failures": max_failures,
             "trial_timeout": trial_timeout,
+            "paused_in_memory": paused_in_memory,
             "cpus_per_rung": self.cpus_per_rung,
         }
 
@@ -137,9 +141,11 @@ class Experiment:
     @classmethod
     def from_spec(cls, spec: dict, **overrides: Any) -> "Experiment":
         keys = ("space", "metric", "mode", "max_epochs", "trials", "budget", "workers", "timeout", "seed",
-                "max_failures", "cpus_per_rung", "target", "trial_timeout")
+                "max_failures", "cpus_per_rung", "target", "trial_timeout", "paused_in_memory")
         args = {k: spec.get(k) for k in keys}
         args["max_failures"] = args["max_failures"] or 0
+        if args["paused_in_memory"] is None:
+            args["paused_in_memory"] = 64
         args.update(overrides)
         return cls(policy=spec["policy"], policy_params=spec.get("policy_params") or {}, **args)
 
@@ -193,6 +199,7 @@ def tune(
     max_failures: int = 0,
     trial_timeout: float | None = None,
     cpus_per_rung: Sequence[int] | None = None,
+    paused_in_memory: int = 64,
     progress: Callable[[Engine], None] | None = None,
     **policy_params: Any,
 ) -> Result:
@@ -216,6 +223,10 @@ def tune(
     ``halving.cpus()``. A trial that raises is retried up to
     ``max_failures`` times (from its checkpoint, else from scratch); one
     that trains longer than ``trial_timeout`` seconds in all is stopped.
+    A worker holds at most ``paused_in_memory`` paused trials; past that the
+    oldest are saved to checkpoints in the run dir and dropped from memory
+    (trials that can be saved: class trainables, and functions that report
+    ``checkpoint=``).
     Extra keyword arguments are the policy's parameters (``eta=3``,
     ``min_epochs=1``, ``grace=...``).
     """
@@ -223,7 +234,7 @@ def tune(
     exp = Experiment(space=space, metric=metric, mode=mode, policy=policy, max_epochs=max_epochs, trials=trials,
                      budget=budget, workers=workers, timeout=timeout, seed=seed, max_failures=max_failures,
                      cpus_per_rung=cpus_per_rung, target=target_name(trainable), policy_params=policy_params,
-                     trial_timeout=trial_timeout)
+                     trial_timeout=trial_timeout, paused_in_memory=paused_in_memory)
     return run_experiment(exp, trainable, run_dir=run_dir, resume=resume, address=address, progress=progress,
                           kind=kind)
 
@@ -272,7 +283,8 @@ def _execute(exp: Experiment, trainable: Any, kind: str, run_path: Path, events:
         log = EventLog(run_path, seq=seq)
         backend = RayBackend(trainable, metric=exp.metric, workers=n_workers, class_trainable=kind == "class",
                              cpus_of_rung=cpu_ladder(exp.cpus_per_rung, max_node_cpus),
-                             checkpoint_dir=run_path / "checkpoints", trial_timeout=exp.trial_timeout)
+                             checkpoint_dir=run_path / "checkpoints", trial_timeout=exp.trial_timeout,
+                             max_paused=exp.paused_in_memory)
         engine = Engine(exp.policy, backend, n_trials=exp.n_trials, max_epochs=exp.max_epochs,
                         config_of=exp.config_of, metric=exp.metric, mode=exp.mode, budget=exp.budget,
                         timeout=exp.timeout, recorder=log, max_failures=exp.max_failures,

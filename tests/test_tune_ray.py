@@ -191,3 +191,13 @@ def test_promotions_carry_their_reasons_and_survive_load(tmp_path):
         assert p.reason.rule in ("top-k", "end-game") and p.until in (3, 9)
         assert p.reason.rank <= max(1, p.reason.compared // 3) or p.reason.rule == "end-game"
     assert halving.load(run).promotions == result.promotions
+
+
+def test_paused_trials_past_the_memory_bound_spill_to_checkpoints(tmp_path):
+    result = halving.tune(T.CountingClass, SPACE, metric="acc", policy="asha", max_epochs=9, trials=27, workers=2,
+                          paused_in_memory=2, run_dir=tmp_path / "run")
+    assert result.backend_stats["spilled"] > 0
+    assert result.n_failed == 0
+    table = result.table()
+    # Promoted from a checkpoint on disk, the trial goes on from where it paused.
+    assert table.column("own_epoch").to_pylist() == table.column("epoch").to_pylist()

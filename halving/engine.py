@@ -45,6 +45,7 @@ class Segment:
     missing: str | None = None
     cut_short: bool = False  # replay: the recorded curve ends before the grant
     timed_out: bool = False  # the trial passed its trial_timeout and was ended
+    checkpointed: bool = False  # the trial can be saved (so moved or spilled) from now on
 
 
 class Backend(Protocol):

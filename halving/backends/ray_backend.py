@@ -109,6 +109,7 @@ class RayBackend:
         self.migrations = 0
         self.spilled = 0
         self.retired = 0
+        self.checkpointed: set[int] = set()  # function trials that reported checkpoint=
 
     # --- the engine's Backend protocol ------------------------------------
     def free_slots(self) -> int:
@@ -181,6 +182,8 @@ class RayBackend:
         slot = self.slots.get(index)
         if slot is not None:
             slot.busy = False
+        if seg.checkpointed:
+            self.checkpointed.add(job.trial)
         if seg.error is not None or seg.missing is not None or seg.finished:
             self.home.pop(job.trial, None)
         return seg
@@ -240,9 +243,8 @@ class RayBackend:
         return {job.trial for slot in self.slots.values() for job in slot.queue}
 
     def _movable(self, trial: int, index: int) -> bool:
-        if self.class_trainable:
-            return True
-        return bool(ray.get(self.slots[index].actor.can_save.remote(trial)))
+        """Can the trial's state leave its worker? Known from its last segment: no remote call."""
+        return self.class_trainable or trial in self.checkpointed
 
     def _place(self, job: _Job) -> str:
         """Run ``job`` now where it can, else queue it. Returns "warm" (on the worker that
@@ -342,13 +344,12 @@ class RayBackend:
     def _bound_memory(self, index: int) -> None:
         """Past ``max_paused`` paused trials on a worker, spill the oldest to checkpoints."""
         slot = self.slots[index]
-        if self.checkpoint_dir is None:
+        if self.checkpoint_dir is None or len(slot.paused) <= self.max_paused:
             return
-        for trial in list(slot.paused):
-            if len(slot.paused) <= self.max_paused:
-                break
-            if self._movable(trial, index):
-                self._spill(trial, index)
+        excess = len(slot.paused) - self.max_paused
+        # Function trials without checkpoints can only stay where they are.
+        for trial in [t for t in slot.paused if self._movable(t, index)][:excess]:
+            self._spill(trial, index)
 
     def _spill(self, trial: int, index: int) -> None:
         slot = self.slots[index]

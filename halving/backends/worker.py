@@ -82,8 +82,11 @@ class TrialWorker:
         if missing is not None or error is not None or out.finished:
             self.drop(trial)
         has_extra = any(extra)
+        runner = self.runners.get(trial)
+        checkpointed = runner is not None and getattr(runner, "checkpoint", True) is not None
         return Segment(trial, start, values, out.times[: len(values)], extra if has_extra else None,
-                       worker=self.index, error=error, traceback=tb, finished=out.finished, missing=missing)
+                       worker=self.index, error=error, traceback=tb, finished=out.finished, missing=missing,
+                       checkpointed=checkpointed)
 
     def load(self, trial: int, config: dict, restored: bytes) -> None:
         """Hold a trial restored from a checkpoint without training it (to read its model)."""
@@ -115,12 +118,6 @@ class TrialWorker:
         state = cloudpickle.dumps(self.runners[trial].save())
         self.drop(trial)
         return state
-
-    def can_save(self, trial: int) -> bool:
-        runner = self.runners.get(trial)
-        if runner is None:
-            return False
-        return getattr(runner, "checkpoint", True) is not None
 
     def model(self, trial: int) -> bytes | None:
         runner = self.runners.get(trial)

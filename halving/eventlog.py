@@ -60,6 +60,7 @@ SCHEMA = pa.schema(
 )
 
 _FIELDS = SCHEMA.names
+_TYPES = {f.name: f.type for f in SCHEMA}
 
 
 class CorruptLogError(ValueError):
@@ -105,6 +106,7 @@ class EventLog:
         self._sink = open(self.path, "wb")
         self._writer = pa.ipc.new_stream(self._sink, SCHEMA)
         self._rows: dict[str, list] = {name: [] for name in _FIELDS}
+        self._set: set[str] = set()  # columns holding a value in the pending rows
         self.seq = seq
         self.closed = False
 
@@ -115,7 +117,10 @@ class EventLog:
         rows["kind"].append(kind)
         rows["time"].append(time)
         for name in _FIELDS[3:]:
-            rows[name].append(cols.get(name))
+            value = cols.get(name)
+            rows[name].append(value)
+            if value is not None:
+                self._set.add(name)
         self.seq += 1
 
     def experiment_started(self, spec: dict, time: float) -> None:
@@ -168,12 +173,19 @@ class EventLog:
         rows = self._rows
         if not rows["seq"]:
             return
-        batch = pa.record_batch([pa.array(rows[name], type=SCHEMA.field(name).type) for name in _FIELDS],
-                                schema=SCHEMA)
+        n = len(rows["seq"])
+        given = self._set
+        # Most events set few columns: the others are written as all-null arrays, made cheaply.
+        batch = pa.record_batch(
+            [pa.array(rows[name], type=_TYPES[name]) if i < 3 or name in given else pa.nulls(n, _TYPES[name])
+             for i, name in enumerate(_FIELDS)],
+            schema=SCHEMA,
+        )
         self._writer.write_batch(batch)
         self._sink.flush()  # to the OS: a killed process loses nothing written here
         for v in rows.values():
             v.clear()
+        given.clear()
 
     def close(self) -> None:
         if self.closed:

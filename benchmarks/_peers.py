@@ -31,6 +31,7 @@ __all__ = [
     "median",
     "print_table",
     "ray_tune_asha",
+    "ray_tune_run",
     "save_json",
     "start_ray",
     "stop_ray",
@@ -159,8 +160,26 @@ def ray_tune_asha(trainable: Callable, n_configs: int, *, metric: str, mode: str
     ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1`` (no per-trial CSV/JSON/TensorBoard
     result files), which a user chasing speed might do.
     """
-    from ray import tune
     from ray.tune.schedulers import ASHAScheduler
+
+    scheduler = ASHAScheduler(metric=metric, mode=mode, max_t=max_t, grace_period=1, reduction_factor=eta)
+    return ray_tune_run(trainable, n_configs, scheduler, workers=workers, lean=lean)
+
+
+def ray_tune_run(trainable: Any, n_configs: int, scheduler: Any, *, workers: int, lean: bool = False,
+                 stop: dict | None = None, time_budget_s: float | None = None,
+                 keep: Sequence[str] = ()) -> dict:
+    """One Ray Tune run of ``scheduler`` over configuration indices ``0..n_configs-1`` on the running Ray.
+
+    As :func:`ray_tune_asha`, with any scheduler, an optional ``stop`` criterion
+    and ``time_budget_s`` (Ray Tune's own guard; ``timed_out`` says whether the run
+    got near it). ``keep`` names result keys to record for every result, with its
+    time since ``tuner.fit()`` began: ``events`` is a list of
+    ``(seconds, index, training_iteration, {key: value})``.
+    """
+    from ray import tune
+
+    keep = tuple(keep)
 
     class _Collect(tune.Callback):
         """Counts results and keeps each trial's last one, in the driver (a dict update per result)."""
@@ -169,12 +188,16 @@ def ray_tune_asha(trainable: Callable, n_configs: int, *, metric: str, mode: str
             self.n = 0
             self.last: dict[Any, dict] = {}
             self.count: dict[Any, int] = {}
+            self.events: list[tuple] = []
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             self.n += 1
             key = trial.config["i"]
             self.last[key] = result
             self.count[key] = self.count.get(key, 0) + 1
+            if keep:
+                self.events.append((time.perf_counter(), key, result.get("training_iteration"),
+                                    {k: result.get(k) for k in keep}))
 
     old = os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS")
     quiet = logging.getLogger("ray.tune.analysis.experiment_analysis")
@@ -185,12 +208,13 @@ def ray_tune_asha(trainable: Callable, n_configs: int, *, metric: str, mode: str
     collect = _Collect()
     try:
         with tempdir("bench-raytune-") as storage:
-            scheduler = ASHAScheduler(metric=metric, mode=mode, max_t=max_t, grace_period=1, reduction_factor=eta)
             tuner = tune.Tuner(
                 trainable,
                 param_space={"i": tune.grid_search(list(range(n_configs)))},
-                tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=True, max_concurrent_trials=workers),
-                run_config=tune.RunConfig(storage_path=storage, name="bench", verbose=0, callbacks=[collect]),
+                tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=True, max_concurrent_trials=workers,
+                                            time_budget_s=time_budget_s),
+                run_config=tune.RunConfig(storage_path=storage, name="bench", verbose=0, callbacks=[collect],
+                                          stop=stop),
             )
             t0 = time.perf_counter()
             grid = tuner.fit()
@@ -205,4 +229,20 @@ def ray_tune_asha(trainable: Callable, n_configs: int, *, metric: str, mode: str
                 os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = old
     trials = [{"i": i, "results": collect.count[i], "last": collect.last[i]} for i in sorted(collect.last)]
     return {"wall": wall, "trials": trials, "errors": errors, "results": collect.n,
-            "trials_seen": len(trials), "n_configs": n_configs}
+            "trials_seen": len(trials), "n_configs": n_configs,
+            "timed_out": time_budget_s is not None and wall >= 0.98 * time_budget_s,
+            "events": [(t - t0, i, it, vals) for t, i, it, vals in collect.events]}
+
+
+def release_halving_workers() -> int:
+    """Kill the idle worker actors ``halving.tune`` keeps, on a Ray it did not start, for the
+    driver's next experiment: each holds a CPU, so a peer sharing that Ray (Ray Tune) would wait
+    for CPUs forever. Uses halving's private pool (no public call releases it). Returns how many."""
+    import ray
+    from halving.backends import ray_backend
+
+    actors = [a for _, a in ray_backend._idle_workers.get("actors", [])]
+    for a in actors:
+        ray.kill(a)
+    ray_backend._idle_workers["actors"] = []
+    return len(actors)

@@ -521,7 +521,8 @@ def main(argv: list[str] | None = None) -> int:
     # ---- table --------------------------------------------------------------
     print()
     print(f"Part 1: {n:,}-report stream, {stop_stream.n_trials:,} trials, R={MAX_EPOCHS}, eta={ETA}, "
-          f"{args.concurrency} running; medians of {args.repeats} runs (Ray: {args.ray_repeats})")
+          f"{args.concurrency} running; medians of {args.repeats} runs"
+          + (f" (Ray: {args.ray_repeats})" if "ray" not in skip else ""))
     print(f"  {'scheduler':38s} {'seconds':>10s} {'reports/s':>14s} {'CPU s':>10s} {'reports/CPU s':>14s}")
     rates: dict[str, float] = {}
     cpu_rates: dict[str, float] = {}

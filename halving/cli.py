@@ -471,7 +471,7 @@ def compare(
 
     started = False
     if address is None and not ray.is_initialized():
-        ray.init(include_dashboard=False, configure_logging=False)
+        ray.init(address="local", include_dashboard=False, configure_logging=False)
         started = True
     rows, results = [], []
     try:

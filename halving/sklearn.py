@@ -514,7 +514,7 @@ class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
 
         started_ray = False
         if not ray.is_initialized():
-            ray.init(include_dashboard=False, configure_logging=False)
+            ray.init(address="local", include_dashboard=False, configure_logging=False)
             started_ray = True
         try:
             spec = _Spec(uuid.uuid4().hex, clone(self.estimator), candidates, ray.put((X, y, splits)), scorer,

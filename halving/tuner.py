@@ -265,7 +265,7 @@ def _execute(exp: Experiment, trainable: Any, kind: str, run_path: Path, events:
     started_ray = False
     if address is None:
         if not ray.is_initialized():
-            ray.init(include_dashboard=False, configure_logging=False)
+            ray.init(address="local", include_dashboard=False, configure_logging=False)
             started_ray = True
     else:
         if ray.is_initialized():

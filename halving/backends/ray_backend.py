@@ -29,9 +29,34 @@ import ray
 from ray import cloudpickle
 
 from ..engine import Segment
-from .worker import TrialWorker
+from .worker import CONCURRENCY_GROUPS, TrialWorker
 
 __all__ = ["RayBackend"]
+
+# Idle workers of earlier experiments of this driver, by CPU size; valid for one Ray job.
+_idle_workers: dict = {"job": None, "actors": []}
+
+
+def _take_idle(cpus: float, n: int) -> list:
+    """Up to ``n`` idle workers of ``cpus`` CPUs; every other idle worker is ended, since
+    idle workers hold their CPUs and the new experiment may need them."""
+    job = ray.get_runtime_context().get_job_id()
+    idle = _idle_workers["actors"] if _idle_workers["job"] == job else []
+    _idle_workers.update(job=job, actors=[])
+    taken = []
+    for size, actor in idle:
+        if size == cpus and len(taken) < n:
+            taken.append(actor)
+        else:
+            ray.kill(actor)
+    return taken
+
+
+def _give_back(cpus: float, actor: Any) -> None:
+    job = ray.get_runtime_context().get_job_id()
+    if _idle_workers["job"] != job:
+        _idle_workers.update(job=job, actors=[])
+    _idle_workers["actors"].append((cpus, actor))
 
 
 def _alive_cpus(default: float) -> float:
@@ -88,12 +113,14 @@ class RayBackend:
         self.capacity = float(ray.cluster_resources().get("CPU", 1.0))
         # More workers than CPUs: each gets a share, so that all of them can be placed.
         self.base_cpus = 1.0 if workers <= self.capacity else self.capacity / workers
-        self._remote = ray.remote(max_concurrency=4)(TrialWorker)
+        self._remote = ray.remote(concurrency_groups=CONCURRENCY_GROUPS)(TrialWorker)
         self._trainable_ref = ray.put(trainable)
         self.slots: dict[int, _Slot] = {}
         self._next_slot = 0
-        for _ in range(workers):
-            self._new_slot(self.base_cpus)
+        self._binding: list = []
+        reused = _take_idle(self.base_cpus, workers)
+        for i in range(workers):
+            self._new_slot(self.base_cpus, reused[i] if i < len(reused) else None)
         self._check_workers_start()
         self.home: dict[int, int] = {}  # trial -> slot holding its state
         self.configs: dict[int, dict] = {}
@@ -309,15 +336,18 @@ class RayBackend:
     def _check_workers_start(self) -> None:
         """Fail fast, with the cause, when a worker cannot even load the trainable."""
         try:
-            ray.get([s.actor.ping.remote() for s in self.slots.values()])
-        except ray.exceptions.RayActorError as exc:
-            self.close()
+            ray.get(self._binding)
+        except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
+            self.close(reuse=False)
             raise RuntimeError(f"a Ray worker could not start or load the trainable: {exc}") from None
 
-    def _new_slot(self, cpus: float) -> int:
+    def _new_slot(self, cpus: float, actor: Any = None) -> int:
         index = self._next_slot
         self._next_slot += 1
-        actor = self._remote.options(num_cpus=cpus).remote(self._trainable_ref, self.metric, index)
+        if actor is None:
+            actor = self._remote.options(num_cpus=cpus).remote()
+        # Training calls run in order: the trainable is bound before any work of this experiment.
+        self._binding.append(actor.bind.remote(self._trainable_ref, self.metric, index))
         self.slots[index] = _Slot(actor, cpus)
         return index
 
@@ -439,7 +469,12 @@ class RayBackend:
     def worker_info(self) -> list[dict]:
         return ray.get([s.actor.info.remote() for s in self.slots.values()])
 
-    def close(self) -> None:
+    def close(self, reuse: bool = True) -> None:
+        """Let go of every trial; healthy workers wait, idle, for this driver's next experiment."""
         for slot in self.slots.values():
-            ray.kill(slot.actor)
+            if reuse and not slot.busy:
+                slot.actor.reset.remote()
+                _give_back(slot.cpus, slot.actor)
+            else:
+                ray.kill(slot.actor)
         self.slots = {}

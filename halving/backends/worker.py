@@ -15,18 +15,43 @@ from ..trainable import make_runner
 __all__ = ["TrialWorker"]
 
 
-class TrialWorker:
-    """The actor class (wrapped with ``ray.remote`` by ``RayBackend``)."""
+#: Training calls (run, bind, reset, load) run one at a time, in the order sent; the
+#: "control" group (take, drop, partial, model, info, ping) runs beside them, so a
+#: paused trial can be saved, or a hung one read, while another trains.
+CONCURRENCY_GROUPS = {"control": 4}
 
-    def __init__(self, trainable: Any, metric: str, index: int) -> None:
+
+class TrialWorker:
+    """The actor class (wrapped with ``ray.remote`` by ``RayBackend``).
+
+    A worker outlives an experiment: ``bind`` gives it the next experiment's
+    trainable, ``reset`` lets go of every trial, so a driver that runs several
+    experiments on one Ray (``halving compare``) starts its workers once.
+    """
+
+    def __init__(self) -> None:
+        self.trainable: Any = None
+        self.metric = ""
+        self.index = -1
+        self.runners: dict[int, Any] = {}
+
+    def bind(self, trainable: Any, metric: str, index: int) -> bool:
+        self.reset()
         self.trainable = trainable
         self.metric = metric
         self.index = index
-        self.runners: dict[int, Any] = {}
+        return True
 
+    def reset(self) -> None:
+        for trial in list(self.runners):
+            self.drop(trial)
+        self.trainable = None
+
+    @ray.method(concurrency_group="control")
     def ping(self) -> bool:
         return True
 
+    @ray.method(concurrency_group="control")
     def info(self) -> dict:
         ctx = ray.get_runtime_context()
         return {
@@ -92,6 +117,7 @@ class TrialWorker:
         """Hold a trial restored from a checkpoint without training it (to read its model)."""
         self.runners[trial] = make_runner(self.trainable, config, 1, cloudpickle.loads(restored))
 
+    @ray.method(concurrency_group="control")
     def partial(self, trial: int) -> Segment | None:
         """The reports of a trial stuck in its grant, before its worker is ended."""
         runner = self.runners.get(trial)
@@ -101,6 +127,7 @@ class TrialWorker:
         out.finished = False
         return self._segment(trial, start, out)
 
+    @ray.method(concurrency_group="control")
     def drop(self, trial: int) -> None:
         runner = self.runners.pop(trial, None)
         if runner is not None:
@@ -109,6 +136,7 @@ class TrialWorker:
     def holds(self) -> list[int]:
         return sorted(self.runners)
 
+    @ray.method(concurrency_group="control")
     def take(self, trial: int) -> bytes:
         """Save the trial's state and let go of it (one call: a threaded actor does not order calls).
 
@@ -119,6 +147,7 @@ class TrialWorker:
         self.drop(trial)
         return state
 
+    @ray.method(concurrency_group="control")
     def model(self, trial: int) -> bytes | None:
         runner = self.runners.get(trial)
         return None if runner is None else cloudpickle.dumps(runner.model)

@@ -6,7 +6,7 @@ It runs on its own, printing one line of metrics per epoch:
 
 and halving tunes it unchanged, passing each trial's values as --name value:
 
-    halving run examples/train_script.py --space examples/script_space.json --metric val_accuracy --max-epochs 27
+    halving run examples/train_script.py --space examples/script_space.json --metric val_accuracy --trials 81 --max-epochs 27
 """
 
 import argparse

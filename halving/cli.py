@@ -269,6 +269,12 @@ def _experiment(target: str, space_file: Optional[Path], metric: Optional[str], 
     if max_epochs is None:
         raise UsageError("--max-epochs is required")
     trials = defaults.get("trials") if trials is None else trials
+    if trials is None:
+        try:
+            space_obj.grid_size()
+        except ValueError:
+            raise UsageError("--trials N is required: the space has continuous dimensions, so it has no grid "
+                             "to enumerate") from None
     exp = Experiment(space=space_obj, metric=metric, mode=mode or defaults.get("mode", "max"), policy=policy,
                      max_epochs=max_epochs, trials=trials, budget=budget, workers=workers, timeout=timeout,
                      seed=seed, max_failures=max_failures, target=canonical, policy_params=params,

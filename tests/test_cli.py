@@ -214,3 +214,8 @@ def test_live_progress_shows_trial_states_budget_best_and_elapsed():
     assert "running" in text and "paused" in text and "stopped" in text and "finished" in text
     assert f"{engine.epochs_used} of 40" in text
     assert "best" in text and "elapsed" in text
+
+
+def test_a_continuous_space_needs_trials():
+    out = invoke("run", TARGET, "--metric", "val_acc", "--max-epochs", "3")
+    assert out.exit_code == 2 and "--trials N is required" in out.output

@@ -50,6 +50,9 @@ def test_sigkill_then_resume_loses_no_report_and_finds_the_same_best(tmp_path):
     proc.wait(timeout=30)
     before = _reports(run_dir)  # everything on disk at the moment of the kill
     assert 30 <= len(before) < 63, len(before)
+    unfinished = halving.load(run_dir)  # an unfinished run loads too
+    assert unfinished.stop_reason == "unfinished"
+    assert unfinished.table().num_rows == len([r for r in before if r[2] == r[2]])
 
     result = CliRunner().invoke(app, ["resume", str(run_dir), "--quiet", "--json"])
     assert result.exit_code == 0, result.output

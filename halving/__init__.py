@@ -8,5 +8,14 @@ from .simulation import simulate
 from .trainable import checkpoint, cpus, report
 from .tuner import load, tune
 
-__all__ = ["Result", "TrialState", "checkpoint", "cpus", "report", "simulate", "space", "tune", "load"]
+
+def reuse_workers():  # noqa: ANN201 - a context manager
+    """Within this ``with`` block, ``tune()`` calls on one Ray share their worker
+    processes (each new experiment skips starting workers); leaving it ends them."""
+    from .backends.ray_backend import reuse_workers as _reuse
+
+    return _reuse()
+
+
+__all__ = ["Result", "TrialState", "checkpoint", "cpus", "report", "simulate", "space", "tune", "load", "reuse_workers"]
 __version__ = "0.1.0"

@@ -479,17 +479,22 @@ def compare(
     if address is None and not ray.is_initialized():
         ray.init(address="local", include_dashboard=False, configure_logging=False)
         started = True
+    from .backends.ray_backend import reuse_workers
+
     rows, results = [], []
     try:
-        for name, seed, exp, trainable in plans:
-            with _Progress(not (quiet or as_json), f"halving compare: {name}, seed {seed}", exp.budget) as prog:
-                result = run_experiment(exp, trainable, run_dir=base / f"{name}-seed{seed}", resume=False,
-                                        address=address if not ray.is_initialized() else None, progress=prog)
-            rows.append(compare_row(result, name, seed, test_metric))
-            results.append((name, seed, result))
-            if not as_json:
-                typer.echo(f"{name} seed {seed}: best {_fmt(rows[-1]['best_value'])}, "
-                           f"epochs {rows[-1]['epochs_used']}, {rows[-1]['wall_seconds']:.1f} s")
+        with reuse_workers():  # the experiments share their worker processes
+            for name, seed, exp, trainable in plans:
+                with _Progress(not (quiet or as_json), f"halving compare: {name}, seed {seed}",
+                               exp.budget) as prog:
+                    result = run_experiment(exp, trainable, run_dir=base / f"{name}-seed{seed}", resume=False,
+                                            address=address if not ray.is_initialized() else None,
+                                            progress=prog)
+                rows.append(compare_row(result, name, seed, test_metric))
+                results.append((name, seed, result))
+                if not as_json:
+                    typer.echo(f"{name} seed {seed}: best {_fmt(rows[-1]['best_value'])}, "
+                               f"epochs {rows[-1]['epochs_used']}, {rows[-1]['wall_seconds']:.1f} s")
     finally:
         if started:
             ray.shutdown()

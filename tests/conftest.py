@@ -15,5 +15,8 @@ def ray_session():
     ray = pytest.importorskip("ray")
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    yield ray
+    import halving
+
+    with halving.reuse_workers():  # the tests' experiments share worker processes, as `halving compare` does
+        yield ray
     ray.shutdown()

@@ -201,3 +201,24 @@ def test_paused_trials_past_the_memory_bound_spill_to_checkpoints(tmp_path):
     table = result.table()
     # Promoted from a checkpoint on disk, the trial goes on from where it paused.
     assert table.column("own_epoch").to_pylist() == table.column("epoch").to_pylist()
+
+
+def test_idle_workers_are_kept_only_inside_reuse_workers(tmp_path, monkeypatch):
+    import time
+
+    import ray
+
+    from halving.backends import ray_backend
+
+    # The test session runs inside reuse_workers(): after a tune() its workers wait, holding CPUs.
+    halving.tune(T.train_counting, SPACE, metric="acc", max_epochs=3, trials=3, workers=2, run_dir=tmp_path / "a")
+    assert len(ray_backend._idle_workers["actors"]) == 2
+    ray_backend.release_idle_workers()
+    # Outside reuse_workers() (the default), a tune() leaves nothing holding CPUs.
+    monkeypatch.setitem(ray_backend._idle_workers, "keep", 0)
+    halving.tune(T.train_counting, SPACE, metric="acc", max_epochs=3, trials=3, workers=2, run_dir=tmp_path / "b")
+    assert ray_backend._idle_workers["actors"] == []
+    deadline = time.time() + 30
+    while ray.available_resources().get("CPU", 0) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    assert ray.available_resources().get("CPU", 0) == 2

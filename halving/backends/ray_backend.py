@@ -18,12 +18,13 @@ make room, so Ray's resource accounting always matches what runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import ray
 from ray import cloudpickle
@@ -31,10 +32,34 @@ from ray import cloudpickle
 from ..engine import Segment
 from .worker import CONCURRENCY_GROUPS, TrialWorker
 
-__all__ = ["RayBackend"]
+__all__ = ["RayBackend", "release_idle_workers", "reuse_workers"]
 
 # Idle workers of earlier experiments of this driver, by CPU size; valid for one Ray job.
-_idle_workers: dict = {"job": None, "actors": []}
+# Kept only inside ``reuse_workers()``: an idle worker still holds its CPUs, which other
+# Ray work of the same driver (Ray Tune, say) would otherwise wait for.
+_idle_workers: dict = {"job": None, "actors": [], "keep": 0}
+
+
+@contextlib.contextmanager
+def reuse_workers() -> Iterator[None]:
+    """Within this block, ``tune()`` calls on one Ray share their worker processes: a
+    worker started for one experiment waits, idle, for the next (``halving compare``
+    runs its experiments this way). Leaving the block ends the idle workers."""
+    _idle_workers["keep"] += 1
+    try:
+        yield
+    finally:
+        _idle_workers["keep"] -= 1
+        if not _idle_workers["keep"]:
+            release_idle_workers()
+
+
+def release_idle_workers() -> None:
+    """End the idle workers kept for a next experiment, and free their CPUs."""
+    actors, _idle_workers["actors"] = _idle_workers["actors"], []
+    if ray.is_initialized():
+        for _, actor in actors:
+            ray.kill(actor)
 
 
 def _take_idle(cpus: float, n: int) -> list:
@@ -470,7 +495,9 @@ class RayBackend:
         return ray.get([s.actor.info.remote() for s in self.slots.values()])
 
     def close(self, reuse: bool = True) -> None:
-        """Let go of every trial; healthy workers wait, idle, for this driver's next experiment."""
+        """Let go of every trial; inside ``reuse_workers()``, healthy workers wait, idle, for
+        this driver's next experiment; otherwise they end."""
+        reuse = reuse and _idle_workers["keep"] > 0
         for slot in self.slots.values():
             if reuse and not slot.busy:
                 slot.actor.reset.remote()

@@ -235,14 +235,10 @@ def ray_tune_run(trainable: Any, n_configs: int, scheduler: Any, *, workers: int
 
 
 def release_halving_workers() -> int:
-    """Kill the idle worker actors ``halving.tune`` keeps, on a Ray it did not start, for the
-    driver's next experiment: each holds a CPU, so a peer sharing that Ray (Ray Tune) would wait
-    for CPUs forever. Uses halving's private pool (no public call releases it). Returns how many."""
-    import ray
+    """End the idle workers halving keeps inside ``halving.reuse_workers()`` (each holds a CPU,
+    which a peer sharing this Ray would wait for). Returns how many there were."""
     from halving.backends import ray_backend
 
-    actors = [a for _, a in ray_backend._idle_workers.get("actors", [])]
-    for a in actors:
-        ray.kill(a)
-    ray_backend._idle_workers["actors"] = []
-    return len(actors)
+    n = len(ray_backend._idle_workers["actors"])
+    ray_backend.release_idle_workers()
+    return n

@@ -291,9 +291,6 @@ class RayBackend:
         want = self.cpus_of_rung(rung)
         return self.base_cpus if want <= 1 else min(float(want), self.capacity)
 
-    def _queued_home(self) -> set[int]:
-        return {job.trial for slot in self.slots.values() for job in slot.queue}
-
     def _movable(self, trial: int, index: int) -> bool:
         """Can the trial's state leave its worker? Known from its last segment: no remote call."""
         return self.class_trainable or trial in self.checkpointed
@@ -490,9 +487,6 @@ class RayBackend:
             home = self.home[trial] = index
         blob = ray.get(self.slots[home].actor.model.remote(trial))
         return None if blob is None else cloudpickle.loads(blob)
-
-    def worker_info(self) -> list[dict]:
-        return ray.get([s.actor.info.remote() for s in self.slots.values()])
 
     def close(self, reuse: bool = True) -> None:
         """Let go of every trial; inside ``reuse_workers()``, healthy workers wait, idle, for

@@ -133,10 +133,6 @@ class TrialWorker:
         if runner is not None:
             runner.close()
 
-    def holds(self) -> list[int]:
-        return sorted(self.runners)
-
-    @ray.method(concurrency_group="control")
     def take(self, trial: int) -> bytes:
         """Save the trial's state and let go of it (one call: a threaded actor does not order calls).
 

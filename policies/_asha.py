@@ -84,12 +84,9 @@ class ASHA(RungPolicy):
         return DONE
 
     def report(self, trial: int, epoch: int, value: float) -> Sequence[Decision]:
-        k = self.target[trial]
-        level = self.levels[k]
-        if epoch < level:
+        k = self._rung_reached(trial, epoch)
+        if k is None:
             return _EMPTY
-        if epoch > level:
-            raise ValueError(f"trial {trial} reported epoch {epoch} past its granted epoch {level}")
         del self.target[trial]
         self.running -= 1
         if k == self.top:
@@ -157,12 +154,9 @@ class ASHAStop(RungPolicy):
         return WAIT if self.running else DONE
 
     def report(self, trial: int, epoch: int, value: float) -> Sequence[Decision]:
-        k = self.target[trial]
-        level = self.levels[k]
-        if epoch < level:
+        k = self._rung_reached(trial, epoch)
+        if k is None:
             return _EMPTY
-        if epoch > level:
-            raise ValueError(f"trial {trial} reported epoch {epoch} past its granted epoch {level}")
         if k == self.top:
             del self.target[trial]
             self.running -= 1

@@ -67,6 +67,16 @@ class RungPolicy(Policy):
     def _setup_rungs(self) -> None:  # pragma: no cover - overridden
         pass
 
+    def _rung_reached(self, trial: int, epoch: int) -> int | None:
+        """The rung index ``trial`` reached with ``epoch``, or None before its decision point."""
+        k = self.target[trial]
+        level = self.levels[k]
+        if epoch < level:
+            return None
+        if epoch > level:
+            raise ValueError(f"trial {trial} reported epoch {epoch} past its granted epoch {level}")
+        return k
+
     def _new_trial_id(self) -> int:
         j = self.n_started
         self.n_started += 1

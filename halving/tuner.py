@@ -221,7 +221,8 @@ def tune(
     leaves it running. ``cpus_per_rung`` gives trials on higher rungs more
     CPUs, e.g. ``[1, 2, 4]``; the trainable reads its count with
     ``halving.cpus()``. A trial that raises is retried up to
-    ``max_failures`` times (from its checkpoint, else from scratch); one
+    ``max_failures`` times (from its checkpoint on disk where it has one,
+    else from scratch); one
     that trains longer than ``trial_timeout`` seconds in all is stopped.
     A worker holds at most ``paused_in_memory`` paused trials; past that the
     oldest are saved to checkpoints in the run dir and dropped from memory

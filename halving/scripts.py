@@ -49,11 +49,26 @@ class _StderrTee(io.TextIOBase):
 _lock = threading.Lock()
 
 
+_current: list[_StderrTee] = []
+
+
 def _tee() -> _StderrTee:
+    """Our stand-in for ``sys.stderr``, put (back) in place: Ray may set its own between calls."""
     with _lock:
-        if not isinstance(sys.stderr, _StderrTee):
-            sys.stderr = _StderrTee(sys.stderr)
-        return sys.stderr
+        if not _current:
+            _current.append(_StderrTee(sys.stderr))
+        tee = _current[0]
+        if sys.stderr is not tee:
+            if not isinstance(sys.stderr, _StderrTee):
+                tee.original = sys.stderr
+            sys.stderr = tee
+        return tee
+
+
+def keep_capturing() -> None:
+    """Called by ``halving.report`` in script trials: restore the tee if something replaced it."""
+    if _current and sys.stderr is not _current[0]:
+        _tee()
 
 
 class ScriptError(RuntimeError):
@@ -72,7 +87,10 @@ class ScriptTrainable:
         self.__module__ = "halving.scripts"
 
     def __call__(self, config: dict) -> None:
+        from .trainable import _local
+
         tee = _tee()
+        _local.script = True
         tail: collections.deque = collections.deque(maxlen=_TAIL)
         tee.tails[threading.get_ident()] = tail
         argv = [self.path, *script_args(config)]

@@ -45,6 +45,10 @@ def report(**metrics: Any) -> None:
         shown = {k: v for k, v in metrics.items() if k != "model"}
         print(json.dumps(shown, default=str), flush=True)
         return
+    if getattr(_local, "script", False):
+        from .scripts import keep_capturing
+
+        keep_capturing()
     runner.report(metrics)
 
 

@@ -65,7 +65,7 @@ def test_a_failing_script_is_a_failed_trial_with_its_stderr_tail(tmp_path, ray_s
     assert "failed: trial" in out.output  # the CLI summary names the failed trials
     failed = [json.loads(e["payload"]) for e in iter_events(read_events(run_dir)) if e["kind"] == "trial_failed"]
     assert len(failed) == 2
-    assert all("exited with code 3" in f["error"] and "disk full" in f["error"] for f in failed)
+    assert all("exited with code 3" in f["error"] and "disk full" in f["error"] for f in failed), failed
 
 
 def test_a_script_with_a_syntax_error_is_refused(tmp_path):

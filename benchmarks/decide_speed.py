@@ -35,13 +35,16 @@ Part 2 (simulation). ``halving.simulate(curves, policy="asha", workers=1, eta=3)
 ``--sim-trials`` x 81 table (1,000,000 trials by default), timed with
 ``perf_counter`` around the call (making the table is not timed).
 
-Every time is the median of ``--repeats`` runs (3 by default).
+Every time is the median of ``--repeats`` runs (3 by default), measured twice:
+wall-clock (``time.perf_counter``, the headline) and this process's CPU time
+(``time.process_time``, which other work on a shared machine disturbs less).
 
 Ray's scheduler computes a rung's cutoff with ``np.nanpercentile`` over every
 value recorded at that rung, so its cost per decision grows with the number of
 trials, while halving's sorted rungs cost O(log n): the ratio grows with
-``--reports``. At 1M reports a Ray run takes tens of minutes (``--ray-repeats``
-sets how many); ``--quick`` is a smoke test, its ratio is not the target's.
+``--reports`` (about 15x at 20k reports, 100x at 200k). At 1M reports one Ray
+run takes most of an hour on a quiet 2-vCPU machine (``--ray-repeats`` sets how
+many); ``--quick`` is a smoke test, its ratio is not the target's.
 
 Run from the repository root::
 

@@ -99,6 +99,7 @@ class _Slot:
     busy: bool = False
     paused: "OrderedDict[int, None]" = field(default_factory=OrderedDict)  # oldest first
     queue: deque = field(default_factory=deque)  # jobs that must run here (unmovable trials)
+    drops: list = field(default_factory=list)  # trials to let go of, sent with the next call
 
 
 @dataclass
@@ -201,7 +202,9 @@ class RayBackend:
                 slot = self.slots.get(home)
                 if slot is not None:
                     slot.paused.pop(trial, None)
-                    slot.actor.drop.remote(trial)
+                    # No call of its own: the worker lets go of it before its next assignment
+                    # (a stopped trial holds only memory meanwhile; reset/kill end it anyway).
+                    slot.drops.append(trial)
             self._forget_checkpoint(trial)
             self.configs.pop(trial, None)
             return
@@ -377,10 +380,14 @@ class RayBackend:
         slot = self.slots[index]
         start = self.epoch[job.trial] if job.start is None else job.start
         slot.busy = True
-        self.home[job.trial] = index
-        self.epoch[job.trial] = job.until
+        trial = job.trial
+        # A worker already holding the trial has its config: it is sent with a trial's first call only.
+        config = None if self.home.get(trial) == index and job.restored is None else self.configs[trial]
+        self.home[trial] = index
+        self.epoch[trial] = job.until
         cpus = max(1, int(job.cpus))
-        ref = slot.actor.run.remote(job.trial, self.configs[job.trial], start, job.until, cpus, job.restored)
+        drops, slot.drops = slot.drops, []
+        ref = slot.actor.run.remote(trial, config, start, job.until, cpus, job.restored, drops)
         self.inflight[ref] = (job, index, start, time.time())
 
     def _pump(self) -> None:
@@ -398,6 +405,8 @@ class RayBackend:
         slot = self.slots[index]
         if self.checkpoint_dir is None or len(slot.paused) <= self.max_paused:
             return
+        if not self.class_trainable and not self.checkpointed:
+            return  # nothing here can be saved: no scan of the paused trials
         excess = len(slot.paused) - self.max_paused
         # Function trials without checkpoints can only stay where they are.
         for trial in [t for t in slot.paused if self._movable(t, index)][:excess]:

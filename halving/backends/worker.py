@@ -61,9 +61,18 @@ class TrialWorker:
             "resources": ctx.get_assigned_resources(),
         }
 
-    def run(self, trial: int, config: dict, start: int, until: int, cpus: int, restored: Any = None) -> Segment:
+    def run(self, trial: int, config: dict | None, start: int, until: int, cpus: int, restored: Any = None,
+            drops: list[int] = ()) -> Segment:
+        """Train ``trial`` from ``start`` up to ``until``; first let go of the trials in ``drops``.
+
+        ``config`` is None when this worker already holds the trial.
+        """
+        for t in drops:
+            self.drop(t)
         runner = self.runners.get(trial)
         try:
+            if runner is None and config is None:
+                raise RuntimeError(f"trial {trial} is not on worker {self.index} and no config came with it")
             if isinstance(restored, bytes):
                 restored = cloudpickle.loads(restored)
             if runner is None:

@@ -201,6 +201,7 @@ def tune(
     cpus_per_rung: Sequence[int] | None = None,
     paused_in_memory: int = 64,
     progress: Callable[[Engine], None] | None = None,
+    lookahead: int = 1,
     **policy_params: Any,
 ) -> Result:
     """Tune ``trainable`` over ``space`` with early termination.
@@ -228,20 +229,27 @@ def tune(
     oldest are saved to checkpoints in the run dir and dropped from memory
     (trials that can be saved: class trainables, and functions that report
     ``checkpoint=``).
+    ``lookahead`` assignments are handed to a busy worker beyond the one it
+    trains, so that it starts its next one without waiting for the driver
+    (the policy is asked for them earlier; at most ``workers`` trials train
+    at once either way); ``lookahead=0`` hands a worker its next assignment
+    only once its current one has returned.
     Extra keyword arguments are the policy's parameters (``eta=3``,
     ``min_epochs=1``, ``grace=...``).
     """
     kind = describe_trainable(trainable)
+    checks.count("lookahead", lookahead, low=0)
     exp = Experiment(space=space, metric=metric, mode=mode, policy=policy, max_epochs=max_epochs, trials=trials,
                      budget=budget, workers=workers, timeout=timeout, seed=seed, max_failures=max_failures,
                      cpus_per_rung=cpus_per_rung, target=target_name(trainable), policy_params=policy_params,
                      trial_timeout=trial_timeout, paused_in_memory=paused_in_memory)
     return run_experiment(exp, trainable, run_dir=run_dir, resume=resume, address=address, progress=progress,
-                          kind=kind)
+                          kind=kind, lookahead=lookahead)
 
 
 def run_experiment(exp: Experiment, trainable: Any, *, run_dir: str | os.PathLike | None, resume: bool,
-                   address: str | None, progress: Callable | None = None, kind: str | None = None) -> Result:
+                   address: str | None, progress: Callable | None = None, kind: str | None = None,
+                   lookahead: int = 1) -> Result:
     """Run a validated experiment, or continue the one logged in ``run_dir``."""
     kind = kind or describe_trainable(trainable)
     run_path = Path(run_dir) if run_dir is not None else _new_run_dir(exp.policy.name)
@@ -254,11 +262,11 @@ def run_experiment(exp: Experiment, trainable: Any, *, run_dir: str | os.PathLik
                              f"{run_path}) to continue it, or choose another run_dir")
         exp.check_same(read_spec(run_path), run_path)
         events = read_events(run_path)
-    return _execute(exp, trainable, kind, run_path, events, address, progress)
+    return _execute(exp, trainable, kind, run_path, events, address, progress, lookahead)
 
 
 def _execute(exp: Experiment, trainable: Any, kind: str, run_path: Path, events: Any, address: str | None,
-             progress: Callable | None) -> Result:
+             progress: Callable | None, lookahead: int = 1) -> Result:
     import ray
 
     from .backends.ray_backend import RayBackend
@@ -285,7 +293,7 @@ def _execute(exp: Experiment, trainable: Any, kind: str, run_path: Path, events:
         backend = RayBackend(trainable, metric=exp.metric, workers=n_workers, class_trainable=kind == "class",
                              cpus_of_rung=cpu_ladder(exp.cpus_per_rung, max_node_cpus),
                              checkpoint_dir=run_path / "checkpoints", trial_timeout=exp.trial_timeout,
-                             max_paused=exp.paused_in_memory)
+                             max_paused=exp.paused_in_memory, lookahead=lookahead)
         engine = Engine(exp.policy, backend, n_trials=exp.n_trials, max_epochs=exp.max_epochs,
                         config_of=exp.config_of, metric=exp.metric, mode=exp.mode, budget=exp.budget,
                         timeout=exp.timeout, recorder=log, max_failures=exp.max_failures,

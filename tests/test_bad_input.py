@@ -53,6 +53,7 @@ CASES = [
     ({"mode": "maximize"}, ValueError, "mode='maximize'"),
     ({"max_failures": -1}, ValueError, "max_failures=-1"),
     ({"trial_timeout": 0}, ValueError, "trial_timeout=0"),
+    ({"lookahead": -1}, ValueError, "lookahead must be an int >= 0, but got lookahead=-1"),
     ({"cpus_per_rung": [0, 2]}, ValueError, "cpus_per_rung"),
     # targets
     ({"trainable": 42}, TypeError, "trainable must be a function"),

@@ -54,9 +54,11 @@ def test_budget_is_exact(tmp_path):
     assert result.stop_reason == "budget"
 
 
-def test_concurrency_stays_within_workers(tmp_path):
+@pytest.mark.parametrize("lookahead", [0, 1])
+def test_concurrency_stays_within_workers(tmp_path, lookahead):
+    # With a lookahead, a worker holds its next assignment while it trains: still one trial at a time.
     result = halving.tune(T.train_timed, SPACE, metric="acc", policy="asha", max_epochs=3, trials=12,
-                          workers=2, run_dir=tmp_path / "run")
+                          workers=2, lookahead=lookahead, run_dir=tmp_path / "run")
     table = result.table()
     events = sorted([(t, 1) for t in table.column("t0").to_pylist()] + [(t, -1) for t in table.column("t1").to_pylist()],
                     key=lambda e: (e[0], e[1]))
@@ -222,3 +224,14 @@ def test_idle_workers_are_kept_only_inside_reuse_workers(tmp_path, monkeypatch):
     while ray.available_resources().get("CPU", 0) < 2 and time.time() < deadline:
         time.sleep(0.2)
     assert ray.available_resources().get("CPU", 0) == 2
+
+
+def test_time_queued_behind_another_trial_is_not_training_time(tmp_path):
+    # One worker, lookahead 1: the second trial waits on the worker while the first trains 0.9 s.
+    # Only its own 0.9 s count toward trial_timeout, not the wait.
+    grid = {"x": space.grid([0.3, 0.6]), "sleep": space.grid([0.3])}
+    result = halving.tune(T.train_counting, grid, metric="acc", policy="none", max_epochs=3, workers=1,
+                          lookahead=1, trial_timeout=1.5, run_dir=tmp_path / "run")
+    assert result.n_completed == 2
+    assert not result.failures
+    assert len(set(result.table().column("pid").to_pylist())) == 1  # one worker: never a second one

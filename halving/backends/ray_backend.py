@@ -96,7 +96,7 @@ def _alive_cpus(default: float) -> float:
 class _Slot:
     actor: Any
     cpus: float
-    busy: bool = False
+    calls: deque = field(default_factory=deque)  # refs of the run calls sent and not yet collected, oldest first
     paused: "OrderedDict[int, None]" = field(default_factory=OrderedDict)  # oldest first
     queue: deque = field(default_factory=deque)  # jobs that must run here (unmovable trials)
     drops: list = field(default_factory=list)  # trials to let go of, sent with the next call
@@ -126,9 +126,13 @@ class RayBackend:
         max_paused: int = 64,
         max_worker_deaths: int = 3,
         trial_timeout: float | None = None,
+        lookahead: int = 1,
     ) -> None:
         self.metric = metric
         self.workers = workers
+        # Assignments a worker holds beyond the one it trains: Ray queues them on the actor, which
+        # starts the next as soon as the current returns, without waiting for the driver.
+        self.depth = 1 + max(0, int(lookahead))
         self.class_trainable = class_trainable
         self.cpus_of_rung = cpus_of_rung or (lambda rung: 1)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -158,6 +162,7 @@ class RayBackend:
         self.deaths: dict[int, int] = {}
         self.notes: list[dict] = []  # restarts the engine must log
         self.round_trips = 0
+        self.epoch_seconds = 0.0  # a running estimate of an epoch's wall time (where to queue work)
         self.warm_promotions = 0
         self.migrations = 0
         self.spilled = 0
@@ -166,7 +171,7 @@ class RayBackend:
 
     # --- the engine's Backend protocol ------------------------------------
     def free_slots(self) -> int:
-        return self.workers - len(self.active)
+        return self.workers * self.depth - len(self.active)
 
     def running(self) -> int:
         return len(self.active)
@@ -228,39 +233,54 @@ class RayBackend:
     def _collect(self, ref: Any) -> Segment | None:
         job, index, start, sent = self.inflight.pop(ref)
         self.round_trips += 1
-        self.spent[job.trial] = self.spent.get(job.trial, 0.0) + time.time() - sent
+        now = time.time()
+        self.spent[job.trial] = self.spent.get(job.trial, 0.0) + now - sent
         try:
             seg = ray.get(ref)
         except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
                 ray.exceptions.NodeDiedError, ray.exceptions.LocalRayletDiedError) as exc:
             return self._worker_died(job, index, start, exc)  # None: the trial was sent again
+        if seg.values:
+            took = (now - sent) / len(seg.values)
+            self.epoch_seconds = took if not self.epoch_seconds else 0.8 * self.epoch_seconds + 0.2 * took
         slot = self.slots.get(index)
         if slot is not None:
-            slot.busy = False
+            slot.calls.remove(ref)
+            if slot.calls:
+                # The call queued behind this one starts training now: its clock starts here.
+                head = slot.calls[0]
+                j, i, s, _ = self.inflight[head]
+                self.inflight[head] = (j, i, s, now)
         if seg.checkpointed:
             self.checkpointed.add(job.trial)
         if seg.error is not None or seg.missing is not None or seg.finished:
             self.home.pop(job.trial, None)
         return seg
 
+    def _training(self) -> list:
+        """The calls workers are training now (each worker's oldest; the others wait behind it)."""
+        return [slot.calls[0] for slot in self.slots.values() if slot.calls and slot.calls[0] in self.inflight]
+
     def _next_deadline(self) -> float | None:
         if self.trial_timeout is None or not self.inflight:
             return None
         now = time.time()
-        left = min(self.trial_timeout - self.spent.get(job.trial, 0.0) - (now - sent)
-                   for job, _, _, sent in self.inflight.values())
-        return max(0.0, left) + 0.01
+        left = min((self.trial_timeout - self.spent.get(job.trial, 0.0) - (now - sent)
+                    for job, _, _, sent in map(self.inflight.__getitem__, self._training())), default=None)
+        return None if left is None else max(0.0, left) + 0.01
 
     def _time_out_overdue(self) -> list[Segment]:
         """End every call whose trial has run past ``trial_timeout``; keep what it reported."""
         out = []
         now = time.time()
-        for ref, (job, index, start, sent) in list(self.inflight.items()):
+        for ref in self._training():
+            job, index, start, sent = self.inflight[ref]
             spent = self.spent.get(job.trial, 0.0) + now - sent
             if self.trial_timeout is None or spent < self.trial_timeout:
                 continue
             del self.inflight[ref]
             slot = self.slots[index]
+            slot.calls.popleft()
             try:
                 seg = ray.get(slot.actor.partial.remote(job.trial), timeout=10)
             except Exception:  # noqa: BLE001 - the worker may be wedged; the reports are lost then
@@ -280,6 +300,10 @@ class RayBackend:
         slot = self.slots.pop(index)
         for t in [t for t, h in self.home.items() if h == index]:
             del self.home[t]
+        for ref in slot.calls:  # sent, waiting behind the ended call: never started
+            job, _, start, _ = self.inflight.pop(ref)
+            job.start = start
+            self._restart(job, "its worker was ended")
         for job in slot.queue:
             self._restart(job, "its worker was ended")
         ray.kill(slot.actor)
@@ -306,12 +330,13 @@ class RayBackend:
         if home is not None:
             slot = self.slots[home]
             fits = slot.cpus == job.cpus
-            if fits and not slot.busy and not slot.queue:
+            if fits and self._room(slot) and not slot.queue:
                 self.warm_promotions += job.start is not None
                 self._call(home, job)
                 return "warm"
-            if not self._movable(trial, home):
-                # Its state lives in a thread on its home: wait there (at the home's size).
+            if not self._movable(trial, home) or (fits and self.depth > 1):
+                # Its state lives in a thread on its home: wait there (at the home's size). A trial
+                # that could move waits too when other work is queued on every worker anyway.
                 slot.queue.append(job)
                 return "warm"
             # Move the state: saved and dropped on its old worker, restored on another.
@@ -332,7 +357,12 @@ class RayBackend:
         return "moved" if moved else "queued"
 
     def _acquire(self, cpus: float) -> int | None:
-        idle = [i for i, s in self.slots.items() if not s.busy and not s.queue]
+        """A worker of ``cpus`` CPUs for a job: an idle one, a new one where the CPUs allow, else
+        one whose current call the job can wait behind (``lookahead``); None when all are full."""
+        if self._training_count() >= self.workers:
+            idle = []  # `workers` trials train already: the job can only wait behind one of them
+        else:
+            idle = [i for i, s in self.slots.items() if not s.calls and not s.queue]
         same = [i for i in idle if self.slots[i].cpus == cpus]
         if same:
             return min(same, key=lambda i: (len(self.slots[i].paused), i))
@@ -343,9 +373,32 @@ class RayBackend:
                 break
             if self._retire(i):
                 free += self.slots.pop(i).cpus
-        if free >= cpus - 1e-9:
+        if free >= cpus - 1e-9 and self._training_count() < self.workers:
             return self._new_slot(cpus)
+        behind = [i for i, s in self.slots.items()
+                  if s.cpus == cpus and len(s.calls) < self.depth and not s.queue]
+        if behind:
+            return min(behind, key=lambda i: (self._busy_for(i), len(self.slots[i].paused), i))
         return None
+
+    def _training_count(self) -> int:
+        return sum(1 for s in self.slots.values() if s.calls)
+
+    def _room(self, slot: _Slot) -> bool:
+        """Can ``slot`` take a call now? Behind its current one (``lookahead``), or when idle, if
+        fewer than ``workers`` workers train: concurrency never exceeds ``workers``."""
+        n = len(slot.calls)
+        return n < self.depth if n else self._training_count() < self.workers
+
+    def _busy_for(self, index: int) -> float:
+        """Seconds until the worker is expected to be through the calls it holds (by epochs granted)."""
+        now = time.time()
+        left = 0.0
+        for n, ref in enumerate(self.slots[index].calls):
+            job, _, start, sent = self.inflight[ref]
+            need = (job.until - start) * self.epoch_seconds
+            left += max(0.0, sent + need - now) if n == 0 else need
+        return left
 
     def _retire(self, index: int) -> bool:
         """Spill every paused trial of an idle worker, then end it; False if one cannot move."""
@@ -379,7 +432,6 @@ class RayBackend:
     def _call(self, index: int, job: _Job) -> None:
         slot = self.slots[index]
         start = self.epoch[job.trial] if job.start is None else job.start
-        slot.busy = True
         trial = job.trial
         # A worker already holding the trial has its config: it is sent with a trial's first call only.
         config = None if self.home.get(trial) == index and job.restored is None else self.configs[trial]
@@ -388,12 +440,13 @@ class RayBackend:
         cpus = max(1, int(job.cpus))
         drops, slot.drops = slot.drops, []
         ref = slot.actor.run.remote(trial, config, start, job.until, cpus, job.restored, drops)
+        slot.calls.append(ref)
         self.inflight[ref] = (job, index, start, time.time())
 
     def _pump(self) -> None:
         """Start queued work on workers that became free."""
         for index, slot in list(self.slots.items()):
-            if not slot.busy and slot.queue:
+            while slot.queue and self._room(slot):
                 self._call(index, slot.queue.popleft())
         for _ in range(len(self.pending)):
             job = self.pending.popleft()
@@ -502,7 +555,7 @@ class RayBackend:
         this driver's next experiment; otherwise they end."""
         reuse = reuse and _idle_workers["keep"] > 0
         for slot in self.slots.values():
-            if reuse and not slot.busy:
+            if reuse and not slot.calls:
                 slot.actor.reset.remote()
                 _give_back(slot.cpus, slot.actor)
             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ._base import DONE, WAIT, Action, Assignment, Decision, Reason, _EMPTY
-from ._rung import BestFirst, SortedScores
+from ._rung import BestFirst, SortedScores, TopShare
 from ._rungs_base import RungPolicy
 
 __all__ = ["ASHA", "ASHAStop"]
@@ -29,35 +29,36 @@ class ASHA(RungPolicy):
     name = "asha"
 
     def _setup_rungs(self) -> None:
-        # rungs[k]: every trial that reached level k; waiting[k]: those not yet promoted.
+        # rungs[k]: every trial that reached level k; waiting[k]: those not yet promoted;
+        # best[k]: which of rungs[k] are in its top 1/eta (what a promotion checks, with no rank).
         self.rungs = [SortedScores() for _ in range(self.top)]
+        self.best = [TopShare(self.eta) for _ in range(self.top)]
         self.waiting = [BestFirst() for _ in range(self.top)]
         self.target: dict[int, int] = {}  # running trial -> index of the level it trains to
         self.completed = 0
-        # blocked[k]: rung k is known to have nothing to promote. Only a larger quota (the
-        # rung grew to a multiple of eta) or a new entry better than the best waiting one
-        # can change that, so most calls skip the O(log n) rank check.
-        self.blocked = [False] * self.top
+        # checked[k]: rung k has nothing to promote; only a new entry at k can change that.
+        self.checked = [False] * self.top
 
     def next(self) -> Assignment | object:
-        sign = self.direction.sign
-        blocked = self.blocked
+        checked = self.checked
         for k in range(self.top - 1, -1, -1):
-            waiting = self.waiting[k]
-            if blocked[k] or not waiting:
+            if checked[k]:
                 continue
-            rung = self.rungs[k]
-            quota = len(rung) // self.eta
+            waiting = self.waiting[k]
+            if not waiting:
+                checked[k] = True
+                continue
             score, trial = waiting.best()
-            rank = rung.rank(score, trial)
-            if rank > quota:
-                blocked[k] = True
+            top = self.best[k]
+            if not top.holds(score, trial):
+                checked[k] = True
                 continue
             waiting.discard(trial)
             self.target[trial] = k + 1
             self.running += 1
-            cutoff = sign * rung.kth_best(quota)[0]
-            reason = Reason("top-k", rung=k, cutoff=cutoff, compared=len(rung), rank=rank, bracket=self._bracket)
+            rung = self.rungs[k]
+            reason = Reason("top-k", rung=k, cutoff=self.direction.sign * top.cutoff(), compared=len(rung),
+                            rank=rung.rank(score, trial), bracket=self._bracket)
             return Assignment(trial, self.levels[k + 1], new=False, reason=reason)
         if self.n_started < self.n_trials:
             trial = self._new_trial_id()
@@ -84,9 +85,9 @@ class ASHA(RungPolicy):
         return DONE
 
     def report(self, trial: int, epoch: int, value: float) -> Sequence[Decision]:
+        if epoch < self.levels[self.target[trial]]:
+            return _EMPTY  # most reports: between decision points
         k = self._rung_reached(trial, epoch)
-        if k is None:
-            return _EMPTY
         del self.target[trial]
         self.running -= 1
         if k == self.top:
@@ -95,10 +96,9 @@ class ASHA(RungPolicy):
         score = self.direction.score(value)
         rung = self.rungs[k]
         rung.add(score, trial)
-        waiting = self.waiting[k]
-        if self.blocked[k] and (not waiting or len(rung) % self.eta == 0 or score >= waiting.best()[0]):
-            self.blocked[k] = False
-        waiting.add(score, trial)
+        self.best[k].add(score, trial)
+        self.waiting[k].add(score, trial)
+        self.checked[k] = False
         reason = Reason("rung-reached", rung=k, compared=len(rung), bracket=self._bracket)
         return (Decision(trial, epoch, Action.PAUSE, reason),)
 
@@ -117,15 +117,13 @@ class ASHA(RungPolicy):
             waiting = self.waiting[k]
             if not waiting:
                 continue
-            quota = len(rung) // self.eta
-            cutoff = sign * rung.kth_best(quota)[0] if quota else None
+            cutoff = sign * self.best[k].cutoff() if len(rung) >= self.eta else None
             compared = len(rung)
             level = self.levels[k]
-            for rank, (score, trial) in enumerate(rung.entries(), 1):  # one pass, best first
-                if waiting.holds(trial):
-                    reason = Reason("not-promoted", rung=k, cutoff=cutoff, compared=compared, rank=rank,
-                                    bracket=self._bracket)
-                    out.append(Decision(trial, level, Action.STOP, reason))
+            bracket = self._bracket
+            for rank, _, trial in rung.ranked(waiting):
+                reason = Reason("not-promoted", k, cutoff, compared, rank, bracket)
+                out.append(Decision(trial, level, Action.STOP, reason))
             self.waiting[k] = BestFirst()
         return out
 

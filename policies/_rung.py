@@ -5,58 +5,75 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from typing import Iterator
+from typing import Container, Iterator
 
-from sortedcontainers import SortedList
+from ._sorted import SortedFloats
 
-__all__ = ["SortedScores", "BestFirst"]
+__all__ = ["SortedScores", "BestFirst", "TopShare"]
 
 
 class SortedScores:
     """Scores (higher is better) of trials, kept sorted.
 
     Ties rank the lower trial id as better, deterministically. The sorted list
-    holds plain floats (C-speed comparisons); the trial ids of each distinct
-    score sit beside it, so ties cost only when they happen.
+    holds the scores as doubles (``SortedFloats``); beside it, each distinct score
+    maps to its trial id, or to a sorted list of ids once a tie happens, so a
+    million distinct scores cost a million ints, not a million lists.
     """
 
     __slots__ = ("_items", "_ids")
 
     def __init__(self) -> None:
-        self._items = SortedList()
-        self._ids: dict[float, list[int]] = {}
+        self._items = SortedFloats()
+        self._ids: dict[float, int | list[int]] = {}
 
     def __len__(self) -> int:
         return len(self._items)
 
     def add(self, score: float, trial: int) -> None:
         self._items.add(score)
-        ids = self._ids.get(score)
-        if ids is None:
-            self._ids[score] = [trial]
+        ids = self._ids
+        have = ids.get(score)
+        if have is None:
+            ids[score] = trial
+        elif type(have) is int:
+            ids[score] = [have, trial] if have < trial else [trial, have]
         else:
-            bisect.insort(ids, trial)
+            bisect.insort(have, trial)
 
     def discard(self, score: float, trial: int) -> None:
-        ids = self._ids.get(score)
-        if ids is None:
+        ids = self._ids
+        have = ids.get(score)
+        if have is None:
             return
-        i = bisect.bisect_left(ids, trial)
-        if i == len(ids) or ids[i] != trial:
-            return
-        del ids[i]
-        if not ids:
-            del self._ids[score]
+        if type(have) is int:
+            if have != trial:
+                return
+            del ids[score]
+        else:
+            i = bisect.bisect_left(have, trial)
+            if i == len(have) or have[i] != trial:
+                return
+            del have[i]
+            if len(have) == 1:
+                ids[score] = have[0]
         self._items.remove(score)
+
+    def _trials(self, score: float) -> list[int]:
+        have = self._ids.get(score)
+        if have is None:
+            return []
+        return [have] if type(have) is int else have
 
     def __contains__(self, entry: tuple[float, int]) -> bool:
         score, trial = entry
-        return trial in self._ids.get(score, ())
+        return trial in self._trials(score)
 
     def rank(self, score: float, trial: int) -> int:
         """1-based rank of an entry that is present (1 = best)."""
         better = len(self._items) - self._items.bisect_right(score)
-        return better + bisect.bisect_left(self._ids[score], trial) + 1
+        have = self._ids[score]
+        return better + 1 if type(have) is int else better + bisect.bisect_left(have, trial) + 1
 
     def rank_of_value(self, score: float) -> int:
         """How many entries are strictly better than ``score``, plus one."""
@@ -64,22 +81,41 @@ class SortedScores:
 
     def best(self) -> tuple[float, int]:
         score = self._items[-1]
-        return score, self._ids[score][0]
+        have = self._ids[score]
+        return score, have if type(have) is int else have[0]
 
     def kth_best(self, k: int) -> tuple[float, int]:
         """The k-th best entry, 1-based."""
         items = self._items
         n = len(items)
         score = items[n - k]
+        have = self._ids[score]
+        if type(have) is int:
+            return score, have
         hi = items.bisect_right(score)
-        return score, self._ids[score][(k - 1) - (n - hi)]
+        return score, have[(k - 1) - (n - hi)]
 
-    def entries(self) -> Iterator[tuple[float, int]]:
-        """Every entry, best first."""
+    def ranked(self, among: "Container[int]") -> list[tuple[int, float, int]]:
+        """``(rank, score, trial)`` of the entries whose trial is in ``among``, best first (one pass)."""
+        out = []
         ids = self._ids
-        for score in sorted(ids, reverse=True):
-            for trial in ids[score]:
-                yield score, trial
+        rank = 0
+        prev = None
+        for score in reversed(self._items):
+            if score == prev:
+                continue  # equal scores come together: their ids were listed once
+            prev = score
+            have = ids[score]
+            if type(have) is int:
+                rank += 1
+                if have in among:
+                    out.append((rank, score, have))
+            else:
+                for trial in have:
+                    rank += 1
+                    if trial in among:
+                        out.append((rank, score, trial))
+        return out
 
     def quantile(self, q: float, *, exclude: tuple[float, int] | None = None) -> float:
         """The q-quantile of the scores, interpolated linearly as ``numpy.quantile``.
@@ -109,36 +145,81 @@ class SortedScores:
         return a + (at(hi) - a) * frac
 
 
-class BestFirst:
-    """The not-yet-promoted trials of a rung: a heap, best on top, with lazy removal."""
+class BestFirst(dict):
+    """The not-yet-promoted trials of a rung (trial -> score): a heap, best on
+    top, with lazy removal.
 
-    __slots__ = ("_heap", "_live")
+    A dict itself, so that membership, size and removal are the dict's own
+    C-level operations on the hot path.
+    """
+
+    __slots__ = ("_heap",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._heap: list[tuple[float, int]] = []
-        self._live: dict[int, float] = {}
-
-    def __len__(self) -> int:
-        return len(self._live)
 
     def add(self, score: float, trial: int) -> None:
-        self._live[trial] = score
+        self[trial] = score
         heapq.heappush(self._heap, (-score, trial))
 
     def discard(self, trial: int) -> None:
-        self._live.pop(trial, None)
+        self.pop(trial, None)
 
     def holds(self, trial: int) -> bool:
-        return trial in self._live
+        return trial in self
 
     def best(self) -> tuple[float, int]:
-        heap, live = self._heap, self._live
+        heap = self._heap
+        get = self.get
         while True:
             neg, trial = heap[0]
-            if live.get(trial) == -neg:
+            if get(trial) == -neg:
                 return -neg, trial
             heapq.heappop(heap)
 
-    def entries(self) -> Iterator[tuple[float, int]]:
-        for trial, score in sorted(self._live.items(), key=lambda e: (-e[1], e[0])):
-            yield score, trial
+
+class TopShare:
+    """Which entries of a rung are among its best ``len // share``, kept as two heaps.
+
+    The best ``len // share`` entries sit in a min-heap (the worst of them, the
+    cutoff, on top), the others in a max-heap; each new entry costs a push and
+    at most one move between them. Whether an entry is among the best is then
+    one comparison with the cutoff: no rank is computed. Ties rank the lower
+    trial id as better, as in ``SortedScores``. Entries are never removed.
+    """
+
+    __slots__ = ("share", "n", "_top", "_rest")
+
+    def __init__(self, share: int) -> None:
+        self.share = share
+        self.n = 0
+        self._top: list[tuple[float, int]] = []  # (score, -trial): min-heap, the cutoff on top
+        self._rest: list[tuple[float, int]] = []  # (-score, trial): min-heap, the best of the rest on top
+
+    def __len__(self) -> int:
+        return self.n
+
+    def add(self, score: float, trial: int) -> None:
+        self.n += 1
+        quota = self.n // self.share
+        top, rest = self._top, self._rest
+        if top and (score, -trial) > top[0]:
+            heapq.heappush(top, (score, -trial))
+            if len(top) > quota:
+                worst, neg = heapq.heappop(top)
+                heapq.heappush(rest, (-worst, -neg))
+        else:
+            heapq.heappush(rest, (-score, trial))
+        if len(top) < quota:
+            neg, t = heapq.heappop(rest)
+            heapq.heappush(top, (-neg, -t))
+
+    def holds(self, score: float, trial: int) -> bool:
+        """Whether the entry (present) is among the best ``len // share``."""
+        top = self._top
+        return bool(top) and (score, -trial) >= top[0]
+
+    def cutoff(self) -> float:
+        """The score of the worst of the best ``len // share`` (at least one must exist)."""
+        return self._top[0][0]

@@ -12,15 +12,24 @@ test accuracy after every epoch, with the same helpers for every tool):
 
 * ``sgd``: ``halving.examples.sgd_digits`` (``SGDClassifier`` on digits, 60/20/20).
 * ``mlp``: ``halving.examples.mlp_digits`` (``MLPClassifier`` on digits).
-* ``cnn``: ``halving.examples.cnn_mnist1d`` (a PyTorch 1-D CNN on MNIST-1D,
-  generated locally; one torch thread per trial for every tool).
-* ``fashion``: ``mlp_digits``'s model, space and epoch on Fashion-MNIST from the
+* ``cnn``: ``halving.examples.cnn_mnist1d``'s model, epoch and data (a PyTorch
+  1-D CNN on MNIST-1D, generated locally: 3200 training, 800 validation, 1000
+  test signals; one torch thread per trial for every tool), at a benchmark size
+  (``CNN_SPACE``): channels 4/8/16 and batches of 512/1024/2048, where the
+  example's own space has channels 16/32/64 and batches of 32/64/128 (epochs of
+  0.3-0.5 s on a Ray worker, so that one seed took over 40 minutes). The
+  learning-rate and weight-decay ranges are the example's. The driver writes the
+  generated data to an .npz once, so that no worker process generates it again.
+* ``fashion``: ``mlp_digits``'s model and epoch on Fashion-MNIST from the
   Debian package ``dataset-fashion-mnist`` (``apt-get install
   dataset-fashion-mnist``; its files are ``/usr/share/datasets/fashion-mnist/*-idx?-ubyte.gz``).
   To fit the time limit it uses a fixed stratified subsample: 2000 training and
   1000 validation images from the training file, 1000 test images from the test
-  file (pixels / 255, standardised on the training part). Skipped with a
-  message when the package is not installed.
+  file (pixels / 255, standardised on the training part), and a smaller space
+  (``FASHION_SPACE``): 8/16/32 hidden units and batches of 64/128/256, where
+  ``mlp_digits.space`` has 16 to 256 hidden units and batches of 32/64/128; the
+  same alpha and learning-rate ranges. Skipped with a message when the package
+  is not installed.
 
 The configurations: for seed s, ``Space.from_spec(space).sample(n, s)``; this is
 what ``halving.tune(space, trials=n, seed=s)`` samples (checked on every run).
@@ -79,16 +88,18 @@ fastest peer's (the lowest median wall among the Ray Tune, Optuna and
 scikit-learn rows), epochs / full-budget epochs (n * R), best val / full-budget
 best val (halving ``none`` of the same seed, median over seeds).
 
-Time: the defaults must finish in under 30 minutes on 2 cores. Measured on a
-2-core machine, one (workload, seed) block takes about 190 s for sgd and 400 s
-for mlp; a cnn block takes well over 30 minutes (its epochs cost 0.3-0.5 s on a
-Ray worker; ``none`` alone trains 2187), so cnn and fashion run only when named
-in ``--workloads``. ``--seeds``
-(default 3) applies to sgd and mlp; cnn and fashion run ``--heavy-seeds``
-(default 1) seeds. Work goes seed by seed (all workloads for seed 0, then seed
-1, ...), and a (workload, seed) block is skipped, with a message, when it would
-not finish within ``--max-minutes`` (default 28) from the start, judged from the
-blocks run so far. Everything run or skipped is printed and in the JSON.
+Time: every invocation below must finish in under 30 minutes on 2 cores, with
+81 configurations, R=27, 3 seeds and 2 workers. One (workload, seed) block runs
+15 tools (14 for cnn) and takes, measured on a 2-core machine shared with other
+work, about 190 s for sgd, 400 s for mlp, and 400 to 560 s for cnn and fashion
+at their benchmark sizes (more when the machine is loaded). So the default is
+``--workloads sgd,mlp``, and cnn and fashion are each an invocation of their
+own (``--workloads cnn``, ``--workloads fashion``), each with ``--seeds``
+(default 3) seeds like every workload. Work goes seed by seed (all workloads
+for seed 0, then seed 1, ...), and a (workload, seed) block is skipped, with a
+message, when it would not finish within ``--max-minutes`` (default 28) from
+the start, judged from the blocks of that workload run so far (before the
+first, from ``GUESS``). Everything run or skipped is printed and in the JSON.
 
 Outputs in ``--out`` (default ``compare-peers``): ``runs.csv`` (one row per
 run), ``summary.csv`` and ``summary.md`` (medians and ratios), ``best_so_far.png``
@@ -99,6 +110,12 @@ point at its end), ``compare_peers.json`` (everything, with the curves).
 Run from the repository root::
 
     python benchmarks/compare_peers.py [--quick] [--workloads sgd,mlp,cnn,fashion] [--seeds 3] [--out DIR]
+
+the published tables come from three invocations::
+
+    python benchmarks/compare_peers.py                        # sgd and mlp
+    python benchmarks/compare_peers.py --workloads cnn --out compare-peers-cnn
+    python benchmarks/compare_peers.py --workloads fashion --out compare-peers-fashion
 
 ``--quick`` (9 configurations, R=3, sgd only) is a smoke run of about a minute.
 """
@@ -125,20 +142,35 @@ import numpy as np  # noqa: E402
 
 import halving  # noqa: E402
 from halving.examples import _digits, cnn_mnist1d, mlp_digits, sgd_digits  # noqa: E402
-from halving.space import Space  # noqa: E402
+from halving.space import Space, choice, loguniform  # noqa: E402
 
 HALVING_POLICIES = ["asha", "asha-stop", "sha", "hyperband", "median", "bandit", "truncation", "none"]
 RAY_SCHEDULERS = ["ASHAScheduler", "HyperBandScheduler", "MedianStoppingRule"]
 OPTUNA_PRUNERS = ["SuccessiveHalvingPruner", "HyperbandPruner", "MedianPruner"]
 SKLEARN = ["HalvingRandomSearchCV"]
-HEAVY = {"cnn", "fashion"}
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_SKIP = ("fashion: skipped, the Debian package dataset-fashion-mnist is not installed "
                 f"(no {FASHION_DIR}/train-images-idx3-ubyte.gz); install it with: "
                 "sudo apt-get install dataset-fashion-mnist")
 FASHION_SIZES = {"train": 2000, "val": 1000, "test": 1000}
+#: The benchmark sizes of the heavier workloads, so that 3 seeds of one fit in 30 minutes on 2 cores:
+#: the examples' model code and learning-rate / weight-decay ranges, smaller and cheaper choices.
+#: cnn_mnist1d.space has channels 16/32/64 and batches 32/64/128 (epochs of 0.3-0.5 s on a Ray worker).
+CNN_SPACE = {
+    "channels": choice([4, 8, 16]),
+    "lr": loguniform(1e-4, 1e-1),
+    "weight_decay": loguniform(1e-6, 1e-2),
+    "batch_size": choice([512, 1024, 2048]),
+}
+#: mlp_digits.space has hidden units 16 to 256 and batches 32/64/128.
+FASHION_SPACE = {
+    "hidden_units": choice([8, 16, 32]),
+    "alpha": loguniform(1e-6, 1e-1),
+    "learning_rate_init": loguniform(1e-4, 1e-1),
+    "batch_size": choice([64, 128, 256]),
+}
 #: A first guess of one (workload, seed) block's seconds, before one has run.
-GUESS = {"sgd": 200.0, "mlp": 400.0, "cnn": 2500.0, "fashion": 1000.0}
+GUESS = {"sgd": 200.0, "mlp": 400.0, "cnn": 450.0, "fashion": 450.0}
 SEED = 0  # the examples' seed: weights and each trial's shuffling; trials differ only by config
 
 
@@ -199,7 +231,17 @@ def prepare_fashion(path: str) -> None:
              X_test=sc.transform(X_test), y_test=y_test, classes=np.arange(10))
 
 
-def _fashion_loader(path: str):
+def prepare_mnist1d(path: str) -> None:
+    """``cnn_mnist1d.load_data()``'s arrays as an .npz, written once by the driver: generating
+    MNIST-1D takes seconds, which every new worker process of every run would pay again."""
+    d = cnn_mnist1d.load_data()
+    np.savez(path, **{k: v.numpy() for k, v in d._asdict().items()})
+
+
+def _npz_loader(path: str, kind: str):
+    """``load()`` of the data in ``path``: ``_digits.Data`` (kind "digits") or ``cnn_mnist1d.Data`` of
+    torch tensors (kind "mnist1d")."""
+
     def load():
         # Cached per process in sys.modules: this function is pickled by value, so a
         # module-level dict here would be a new one in every trial.
@@ -209,8 +251,12 @@ def _fashion_loader(path: str):
             box.data = {}
         if path not in box.data:
             z = np.load(path)
-            box.data[path] = _digits.Data(z["X_train"], z["y_train"], z["X_val"], z["y_val"], z["X_test"],
-                                          z["y_test"], z["classes"])
+            if kind == "mnist1d":
+                import torch
+
+                box.data[path] = cnn_mnist1d.Data(*(torch.from_numpy(z[f]) for f in cnn_mnist1d.Data._fields))
+            else:
+                box.data[path] = _digits.Data(*(z[f] for f in _digits.Data._fields))
         return box.data[path]
 
     return load
@@ -224,18 +270,22 @@ def make_workload(name: str, scratch: str) -> Workload | None:
         return Workload("mlp", mlp_digits.space, mlp_digits.load_data, mlp_digits.make_model,
                         mlp_digits.fit_epoch, mlp_digits.evaluate, note="MLPClassifier on digits")
     if name == "cnn":
-        return Workload("cnn", cnn_mnist1d.space, cnn_mnist1d.load_data, cnn_mnist1d.make_model,
+        path = os.path.join(scratch, "mnist1d.npz")
+        prepare_mnist1d(path)
+        return Workload("cnn", CNN_SPACE, _npz_loader(path, "mnist1d"), cnn_mnist1d.make_model,
                         cnn_mnist1d.fit_epoch, cnn_mnist1d.evaluate, torch=True, sklearn=False,
-                        note="PyTorch 1-D CNN on MNIST-1D")
+                        note="PyTorch 1-D CNN on MNIST-1D (benchmark size: channels 4/8/16, batches 512/1024/2048)")
     if name == "fashion":
         if not fashion_installed():
             print(FASHION_SKIP, flush=True)
             return None
         path = os.path.join(scratch, "fashion.npz")
         prepare_fashion(path)
-        return Workload("fashion", mlp_digits.space, _fashion_loader(path), mlp_digits.make_model,
+        n_tr, n_va, n_te = FASHION_SIZES["train"], FASHION_SIZES["val"], FASHION_SIZES["test"]
+        return Workload("fashion", FASHION_SPACE, _npz_loader(path, "digits"), mlp_digits.make_model,
                         _digits.fit_epoch, _digits.evaluate,
-                        note="MLPClassifier on Fashion-MNIST (2000 train / 1000 val / 1000 test subsample)")
+                        note=f"MLPClassifier on Fashion-MNIST ({n_tr} train / {n_va} val / {n_te} test subsample; "
+                        "hidden 8/16/32, batches 64/128/256)")
     raise ValueError(f"unknown workload {name!r}: choose from sgd, mlp, cnn, fashion")
 
 
@@ -562,8 +612,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workloads", default=None, help="comma-separated, of sgd,mlp,cnn,fashion (default: sgd,mlp; "
                     "with --quick: sgd)")
-    ap.add_argument("--seeds", type=int, default=3, help="seeds of sgd and mlp (0..N-1)")
-    ap.add_argument("--heavy-seeds", type=int, default=1, help="seeds of cnn and fashion")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds of every workload (0..N-1)")
     ap.add_argument("--trials", type=int, default=81)
     ap.add_argument("--max-epochs", type=int, default=27)
     ap.add_argument("--eta", type=int, default=3)
@@ -577,7 +626,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", default="compare-peers", help="directory for the CSV, markdown, PNG and JSON")
     args = ap.parse_args(argv)
     if args.quick:
-        args.trials, args.max_epochs, args.seeds, args.heavy_seeds = 9, 3, 1, 1
+        args.trials, args.max_epochs, args.seeds = 9, 3, 1
         args.max_minutes = min(args.max_minutes, 3.0)
     if args.workloads is None:
         args.workloads = "sgd" if args.quick else "sgd,mlp"
@@ -599,8 +648,7 @@ def main(argv: list[str] | None = None) -> dict:
                            "(its resource would be max_iter or n_samples of an estimator's fit)")
                     print(msg, flush=True)
                     skipped.append(msg)
-        blocks = [(n, s) for s in range(max(args.seeds, args.heavy_seeds)) for n in workloads
-                  if s < (args.heavy_seeds if n in HEAVY else args.seeds)]
+        blocks = [(n, s) for s in range(args.seeds) for n in workloads]
         print(f"plan: {len(blocks)} (workload, seed) blocks: {blocks}; per block: halving "
               f"{', '.join(HALVING_POLICIES)}; Ray Tune {', '.join(RAY_SCHEDULERS)}; Optuna "
               f"{', '.join(OPTUNA_PRUNERS)} (n_jobs=1); scikit-learn HalvingRandomSearchCV where it applies. "

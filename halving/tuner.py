@@ -230,10 +230,13 @@ def tune(
     (trials that can be saved: class trainables, and functions that report
     ``checkpoint=``).
     ``lookahead`` assignments are handed to a busy worker beyond the one it
-    trains, so that it starts its next one without waiting for the driver
-    (the policy is asked for them earlier; at most ``workers`` trials train
-    at once either way); ``lookahead=0`` hands a worker its next assignment
-    only once its current one has returned.
+    trains, so that it starts its next one without waiting for the driver;
+    ``lookahead=0`` hands a worker its next assignment only once its current
+    one has returned. At most ``workers`` trials train at once either way, and
+    time spent queued does not count toward ``trial_timeout``. The policy is
+    asked for the next assignment before the current one's results are in, so
+    an ASHA promotion may come one assignment later, and after ``timeout`` a
+    worker still trains the assignment it holds queued as well as its current one.
     Extra keyword arguments are the policy's parameters (``eta=3``,
     ``min_epochs=1``, ``grace=...``).
     """

@@ -159,17 +159,21 @@ class Engine:
     # ------------------------------------------------------------------ loop
     def run(self) -> Result:
         self._restart_running()
+        backend, handle, progress = self.backend, self._handle, self.on_progress
+        notes = getattr(backend, "take_notes", None)  # backends that restart trials on their own
         while True:
             signal = self._fill() if self.halted is None else P.DONE
-            if not self.backend.running():
+            if not backend.running():
                 if signal is P.WAIT:
                     raise RuntimeError(f"{self.policy!r} waits with no trial running: a policy bug")
                 break
-            for segment in self.backend.wait():
-                self._handle(segment)
-            self._log_restarts()
-            if self.on_progress is not None:
-                self.on_progress(self)
+            for segment in backend.wait():
+                handle(segment)
+            if notes is not None:
+                for note in notes():
+                    self._restarted(note["trial"], note["epoch"], note["how"], note["why"])
+            if progress is not None:
+                progress(self)
         self._apply(self.policy.finish())
         self.finished = True
         if self.rec is not None:
@@ -232,13 +236,6 @@ class Engine:
             self.rec.add("restarted", self.backend.now(), trial=trial, epoch=start,
                          payload=json.dumps({"how": how, "why": why, "detail": detail}))
 
-    def _log_restarts(self) -> None:
-        take = getattr(self.backend, "take_notes", None)
-        if take is None:
-            return
-        for note in take():
-            self._restarted(note["trial"], note["epoch"], note["how"], note["why"])
-
     def _refuse(self, a: P.Assignment) -> None:
         """The budget has no room for this assignment: the policy must forget it."""
         epoch = self.trained.get(a.trial, 0)
@@ -283,19 +280,25 @@ class Engine:
         start = self.trained[trial]
         if seg.start != start:
             raise RuntimeError(f"trial {trial}: backend returned epochs from {seg.start}, engine expected {start}")
-        decisions: list[Decision] = []
         values = seg.values
-        n = len(values)
+        total = len(values)
+        n = total
         bad: Reason | None = None
-        isfinite = math.isfinite
+        if not math.isfinite(sum(values)):  # a NaN or an infinity somewhere (or a sum that overflowed)
+            n = next((i for i, value in enumerate(values) if not math.isfinite(value)), total)
+            if n < total:
+                bad = Reason("non-finite-metric", detail=f"{self.metric}={values[n]!r} at epoch {start + n + 1}")
+        decisions: list[Decision] = []
         report = self.policy.report
-        for i in range(n):
-            value = values[i]
-            if not isfinite(value):
-                bad = Reason("non-finite-metric", detail=f"{self.metric}={value!r} at epoch {start + i + 1}")
-                n = i
-                break
-            out = report(trial, start + i + 1, value)
+        if self.policy.reads_every_epoch:
+            epoch = start
+            for value in values if n == total else values[:n]:
+                epoch += 1
+                out = report(trial, epoch, value)
+                if out:
+                    decisions.extend(out)
+        elif n:
+            out = report(trial, start + n, values[n - 1])  # the only epoch that can be a decision point
             if out:
                 decisions.extend(out)
         granted = self.granted[trial]

@@ -96,8 +96,9 @@ class ASHA(RungPolicy):
         score = self.direction.score(value)
         rung = self.rungs[k]
         rung.add(score, trial)
-        self.best[k].add(score, trial)
-        self.waiting[k].add(score, trial)
+        entry = (-score, trial)
+        self.best[k].add(entry)
+        self.waiting[k].add(entry)
         self.checked[k] = False
         reason = Reason("rung-reached", rung=k, compared=len(rung), bracket=self._bracket)
         return (Decision(trial, epoch, Action.PAUSE, reason),)

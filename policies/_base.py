@@ -212,6 +212,10 @@ class Policy:
     #: True when the policy decides at every epoch (or interval), so the engine
     #: cannot batch many epochs in one round trip. Informational.
     per_epoch: bool = False
+    #: False when only the report at a trial's decision point (the epoch its
+    #: grant ends at) can change anything: the engine then leaves out the calls
+    #: for the epochs before it. Rung policies decide at rungs alone.
+    reads_every_epoch: bool = True
 
     def __init__(self) -> None:
         self._started = False

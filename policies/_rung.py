@@ -146,11 +146,13 @@ class SortedScores:
 
 
 class BestFirst(dict):
-    """The not-yet-promoted trials of a rung (trial -> score): a heap, best on
-    top, with lazy removal.
+    """The not-yet-promoted trials of a rung: a heap of entries ``(-score, trial)``
+    (the best on top) with lazy removal.
 
-    A dict itself, so that membership, size and removal are the dict's own
-    C-level operations on the hot path.
+    A dict itself (trial -> -score), so that membership, size and removal are
+    the dict's own C-level operations on the hot path. An entry tuple can be
+    shared with ``TopShare``: a million-trial rung then holds one tuple per
+    trial, not two.
     """
 
     __slots__ = ("_heap",)
@@ -159,9 +161,9 @@ class BestFirst(dict):
         super().__init__()
         self._heap: list[tuple[float, int]] = []
 
-    def add(self, score: float, trial: int) -> None:
-        self[trial] = score
-        heapq.heappush(self._heap, (-score, trial))
+    def add(self, entry: tuple[float, int]) -> None:
+        self[entry[1]] = entry[0]
+        heapq.heappush(self._heap, entry)
 
     def discard(self, trial: int) -> None:
         self.pop(trial, None)
@@ -170,11 +172,12 @@ class BestFirst(dict):
         return trial in self
 
     def best(self) -> tuple[float, int]:
+        """``(score, trial)`` of the best trial held."""
         heap = self._heap
         get = self.get
         while True:
             neg, trial = heap[0]
-            if get(trial) == -neg:
+            if get(trial) == neg:
                 return -neg, trial
             heapq.heappop(heap)
 
@@ -182,11 +185,13 @@ class BestFirst(dict):
 class TopShare:
     """Which entries of a rung are among its best ``len // share``, kept as two heaps.
 
-    The best ``len // share`` entries sit in a min-heap (the worst of them, the
-    cutoff, on top), the others in a max-heap; each new entry costs a push and
-    at most one move between them. Whether an entry is among the best is then
-    one comparison with the cutoff: no rank is computed. Ties rank the lower
-    trial id as better, as in ``SortedScores``. Entries are never removed.
+    The best ``len // share`` entries sit in a min-heap of ``(score, -trial)``
+    (the worst of them, the cutoff, on top), the others in a min-heap of the
+    entries ``(-score, trial)`` as given (the best of them on top); each new
+    entry costs a push and at most one move between them. Whether an entry
+    is among the best is then one comparison with the cutoff: no rank is
+    computed. Ties rank the lower trial id as better, as in ``SortedScores``.
+    Entries are never removed.
     """
 
     __slots__ = ("share", "n", "_top", "_rest")
@@ -194,26 +199,28 @@ class TopShare:
     def __init__(self, share: int) -> None:
         self.share = share
         self.n = 0
-        self._top: list[tuple[float, int]] = []  # (score, -trial): min-heap, the cutoff on top
-        self._rest: list[tuple[float, int]] = []  # (-score, trial): min-heap, the best of the rest on top
+        self._top: list[tuple[float, int]] = []  # (score, -trial): the cutoff on top
+        self._rest: list[tuple[float, int]] = []  # (-score, trial): the best of the rest on top
 
     def __len__(self) -> int:
         return self.n
 
-    def add(self, score: float, trial: int) -> None:
+    def add(self, entry: tuple[float, int]) -> None:
+        """Add the entry ``(-score, trial)``."""
         self.n += 1
         quota = self.n // self.share
         top, rest = self._top, self._rest
-        if top and (score, -trial) > top[0]:
-            heapq.heappush(top, (score, -trial))
+        neg, trial = entry
+        if top and (-neg, -trial) > top[0]:
+            heapq.heappush(top, (-neg, -trial))
             if len(top) > quota:
-                worst, neg = heapq.heappop(top)
-                heapq.heappush(rest, (-worst, -neg))
+                worst, negtrial = heapq.heappop(top)
+                heapq.heappush(rest, (-worst, -negtrial))
         else:
-            heapq.heappush(rest, (-score, trial))
+            heapq.heappush(rest, entry)
         if len(top) < quota:
-            neg, t = heapq.heappop(rest)
-            heapq.heappush(top, (-neg, -t))
+            neg, trial = heapq.heappop(rest)
+            heapq.heappush(top, (-neg, -trial))
 
     def holds(self, score: float, trial: int) -> bool:
         """Whether the entry (present) is among the best ``len // share``."""

@@ -24,6 +24,8 @@ class RungPolicy(Policy):
         engine's ``max_epochs``.
     """
 
+    reads_every_epoch = False
+
     def __init__(self, eta: int = 3, min_epochs: int = 1, *, max_epochs: int | None = None) -> None:
         super().__init__()
         check_int("eta", eta)

@@ -258,3 +258,51 @@ def test_twenty_thousand_trials_asha():
     assert result.stop_reason == "done"
     assert 20_000 <= result.epochs_used < 20_000 * 27
     assert result.best_trial is not None
+
+
+class _Recording(P.Policy):
+    """Wraps a policy and records the reports the engine hands it."""
+
+    def __init__(self, inner: P.Policy, reads_every_epoch: bool) -> None:
+        super().__init__()
+        self.inner = inner
+        self.reads_every_epoch = reads_every_epoch
+        self.seen: list[tuple[int, int]] = []
+
+    def _setup(self) -> None:
+        self.inner.start(n_trials=self.n_trials, max_epochs=self.max_epochs, mode=self.direction.mode)
+
+    def next(self):
+        return self.inner.next()
+
+    def report(self, trial, epoch, value):
+        self.seen.append((trial, epoch))
+        return self.inner.report(trial, epoch, value)
+
+    def remove(self, trial, epoch):
+        return self.inner.remove(trial, epoch)
+
+    def finish(self):
+        return self.inner.finish()
+
+
+@pytest.mark.parametrize("name", ["sha", "asha", "asha-stop", "hyperband"])
+def test_rung_policies_are_asked_only_at_decision_points_with_the_same_outcome(name):
+    curves = np.random.default_rng(3).random((40, 27)).cumsum(axis=1)
+    every = _Recording(P.make(name, **({"seed": 0} if name == "hyperband" else {})), reads_every_epoch=True)
+    points = _Recording(P.make(name, **({"seed": 0} if name == "hyperband" else {})), reads_every_epoch=False)
+    a = halving.simulate(curves, policy=every, workers=3)
+    b = halving.simulate(curves, policy=points, workers=3)
+    assert a.decisions == b.decisions and a.best_trial == b.best_trial and a.epochs_used == b.epochs_used
+    assert a.table().equals(b.table())  # every epoch is still recorded
+    assert len(every.seen) == a.table().num_rows
+    # Only the last epoch of each grant: the rung levels (1, 3, 9, 27 for eta 3).
+    assert 0 < len(points.seen) < len(every.seen)
+    assert {epoch for _, epoch in points.seen} <= {1, 3, 9, 27}
+    assert P.make(name, **({"seed": 0} if name == "hyperband" else {})).reads_every_epoch is False
+
+
+def test_a_policy_reads_every_epoch_unless_it_says_otherwise():
+    assert P.Policy.reads_every_epoch is True
+    for name in ["median", "bandit", "truncation"]:
+        assert P.make(name).reads_every_epoch is True

@@ -67,7 +67,7 @@ def test_sorted_scores_and_top_share_match_brute_force(scores, eta):
     entries: list[tuple[float, int]] = []
     for trial, score in enumerate(scores):
         ranks.add(score, trial)
-        top.add(score, trial)
+        top.add((-score, trial))
         entries.append((score, trial))
         order = sorted(entries, key=lambda e: (-e[0], e[1]))
         quota = len(entries) // eta

@@ -122,7 +122,7 @@ class ASHA(RungPolicy):
             compared = len(rung)
             level = self.levels[k]
             bracket = self._bracket
-            for rank, _, trial in rung.ranked(waiting):
+            for rank, _, trial in rung.ranked(list(waiting), [-neg for neg in waiting.values()]):
                 reason = Reason("not-promoted", k, cutoff, compared, rank, bracket)
                 out.append(Decision(trial, level, Action.STOP, reason))
             self.waiting[k] = BestFirst()

@@ -29,11 +29,14 @@ class ASHA(RungPolicy):
     name = "asha"
 
     def _setup_rungs(self) -> None:
-        # rungs[k]: every trial that reached level k; waiting[k]: those not yet promoted;
-        # best[k]: which of rungs[k] are in its top 1/eta (what a promotion checks, with no rank).
-        self.rungs = [SortedScores() for _ in range(self.top)]
+        # best[k]: every trial that reached level k, and which are in its top 1/eta (what a
+        # promotion checks, with no rank); waiting[k]: those not yet promoted; gone[k]: those
+        # that left waiting[k] (promoted or removed), in rank order. The best waiting trial's
+        # rank in the rung is 1 + how many of gone[k] are better: only trials that leave the
+        # waiting set pay for an ordered insert, not every trial of the rung.
         self.best = [TopShare(self.eta) for _ in range(self.top)]
         self.waiting = [BestFirst() for _ in range(self.top)]
+        self.gone = [SortedScores() for _ in range(self.top)]
         self.target: dict[int, int] = {}  # running trial -> index of the level it trains to
         self.completed = 0
         # checked[k]: rung k has nothing to promote; only a new entry at k can change that.
@@ -56,9 +59,8 @@ class ASHA(RungPolicy):
             waiting.discard(trial)
             self.target[trial] = k + 1
             self.running += 1
-            rung = self.rungs[k]
-            reason = Reason("top-k", rung=k, cutoff=self.direction.sign * top.cutoff(), compared=len(rung),
-                            rank=rung.rank(score, trial), bracket=self._bracket)
+            reason = Reason("top-k", rung=k, cutoff=self.direction.sign * top.cutoff(), compared=len(top),
+                            rank=self._leave(k, score, trial), bracket=self._bracket)
             return Assignment(trial, self.levels[k + 1], new=False, reason=reason)
         if self.n_started < self.n_trials:
             trial = self._new_trial_id()
@@ -75,14 +77,19 @@ class ASHA(RungPolicy):
         for k in range(self.top - 1, -1, -1):
             if self.waiting[k]:
                 score, trial = self.waiting[k].best()
-                rung = self.rungs[k]
                 self.waiting[k].discard(trial)
                 self.target[trial] = k + 1
                 self.running += 1
-                reason = Reason("end-game", rung=k, compared=len(rung), rank=rung.rank(score, trial),
+                reason = Reason("end-game", rung=k, compared=len(self.best[k]), rank=self._leave(k, score, trial),
                                 bracket=self._bracket, detail="every trial started and none reached R")
                 return Assignment(trial, self.levels[k + 1], new=False, reason=reason)
         return DONE
+
+    def _leave(self, k: int, score: float, trial: int) -> int:
+        """The best waiting trial of rung k leaves the waiting set; returns its rank in the rung."""
+        gone = self.gone[k]
+        gone.add(score, trial)
+        return gone.rank(score, trial)  # every better entry of the rung has left the waiting set
 
     def report(self, trial: int, epoch: int, value: float) -> Sequence[Decision]:
         if epoch < self.levels[self.target[trial]]:
@@ -93,36 +100,36 @@ class ASHA(RungPolicy):
         if k == self.top:
             self.completed += 1
             return (Decision(trial, epoch, Action.COMPLETE, Reason("max-epochs", rung=k, bracket=self._bracket)),)
-        score = self.direction.score(value)
-        rung = self.rungs[k]
-        rung.add(score, trial)
-        entry = (-score, trial)
-        self.best[k].add(entry)
+        entry = (-self.direction.score(value), trial)
+        top = self.best[k]
+        top.add(entry)
         self.waiting[k].add(entry)
         self.checked[k] = False
-        reason = Reason("rung-reached", rung=k, compared=len(rung), bracket=self._bracket)
+        reason = Reason("rung-reached", rung=k, compared=len(top), bracket=self._bracket)
         return (Decision(trial, epoch, Action.PAUSE, reason),)
 
     def remove(self, trial: int, epoch: int) -> Sequence[Decision]:
         if self.target.pop(trial, None) is not None:
             self.running -= 1
         for k in range(self.top):
-            self.waiting[k].discard(trial)
+            neg = self.waiting[k].pop(trial, None)
+            if neg is not None:
+                self.gone[k].add(-neg, trial)  # still an entry of the rung: it counts in ranks
         return _EMPTY
 
     def finish(self) -> Sequence[Decision]:
         out = []
         sign = self.direction.sign
         for k in range(self.top):
-            rung = self.rungs[k]
+            top = self.best[k]
             waiting = self.waiting[k]
             if not waiting:
                 continue
-            cutoff = sign * self.best[k].cutoff() if len(rung) >= self.eta else None
-            compared = len(rung)
+            cutoff = sign * top.cutoff() if len(top) >= self.eta else None
+            compared = len(top)
             level = self.levels[k]
             bracket = self._bracket
-            for rank, _, trial in rung.ranked(list(waiting), [-neg for neg in waiting.values()]):
+            for rank, trial in top.ranked(list(waiting)):
                 reason = Reason("not-promoted", k, cutoff, compared, rank, bracket)
                 out.append(Decision(trial, level, Action.STOP, reason))
             self.waiting[k] = BestFirst()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import math
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from ._sorted import SortedFloats
 
@@ -94,29 +94,6 @@ class SortedScores:
             return score, have
         hi = items.bisect_right(score)
         return score, have[(k - 1) - (n - hi)]
-
-    def ranked(self, trials: Sequence[int], scores: Sequence[float]) -> list[tuple[int, float, int]]:
-        """``(rank, score, trial)`` of the given entries (all present), best first.
-
-        For the end of a run, when every waiting trial of a million-trial rung
-        needs its rank: one vectorised search over the sorted scores instead
-        of a Python step per entry (numpy, imported only here).
-        """
-        import numpy as np
-
-        m = len(trials)
-        if m == 0:
-            return []
-        ids = np.fromiter(trials, dtype=np.int64, count=m)
-        vals = np.fromiter(scores, dtype=np.float64, count=m)
-        ordered = self._items.to_numpy()  # ascending
-        above = np.searchsorted(ordered, vals, side="right")
-        rank = len(ordered) - above + 1  # 1 + how many are strictly better
-        for i in np.flatnonzero(above - np.searchsorted(ordered, vals, side="left") > 1).tolist():
-            # A tie: the lower trial ids of the same score rank better.
-            rank[i] += bisect.bisect_left(self._ids[float(vals[i])], int(ids[i]))
-        order = np.lexsort((ids, -vals))  # best first: score descending, then trial id ascending
-        return list(zip(rank[order].tolist(), vals[order].tolist(), ids[order].tolist()))
 
     def quantile(self, q: float, *, exclude: tuple[float, int] | None = None) -> float:
         """The q-quantile of the scores, interpolated linearly as ``numpy.quantile``.
@@ -231,3 +208,26 @@ class TopShare:
     def cutoff(self) -> float:
         """The score of the worst of the best ``len // share`` (at least one must exist)."""
         return self._top[0][0]
+
+    def ranked(self, trials: Sequence[int]) -> list[tuple[int, int]]:
+        """``(rank, trial)`` of the given trials (entries present) among all entries, best first.
+
+        For the end of a run, when every waiting trial of a million-trial rung
+        needs its rank: one vectorised sort of the entries (numpy, imported
+        only here) instead of a Python step per entry.
+        """
+        import numpy as np
+
+        if not trials:
+            return []
+        top = np.array(self._top, dtype=np.float64).reshape(-1, 2)  # (score, -trial)
+        rest = np.array(self._rest, dtype=np.float64).reshape(-1, 2)  # (-score, trial)
+        scores = np.concatenate([top[:, 0], -rest[:, 0]])
+        ids = np.concatenate([-top[:, 1], rest[:, 1]]).astype(np.int64)
+        order = np.lexsort((ids, -scores))  # best first: score descending, then trial id ascending
+        rank_of = np.zeros(int(ids.max()) + 1, dtype=np.int64)
+        rank_of[ids[order]] = np.arange(1, len(order) + 1)
+        wanted = np.asarray(trials, dtype=np.int64)
+        ranks = rank_of[wanted]
+        by_rank = np.argsort(ranks, kind="stable")
+        return list(zip(ranks[by_rank].tolist(), wanted[by_rank].tolist()))

@@ -766,3 +766,28 @@ def test_make_bandit_defaults():
     assert P.make("bandit").slack_factor == 0.1
     b = P.make("bandit", slack_amount=0.2)
     assert (b.slack_factor, b.slack_amount) == (None, 0.2)
+
+
+def test_asha_rank_counts_a_removed_trial_that_was_better():
+    # eta 3, R 9: a trial removed while waiting (a failure) is still an entry of its rung:
+    # it fills the top 1/eta and ranks above the trial promoted after it.
+    p = P.ASHA(eta=3)
+    p.start(n_trials=6, max_epochs=9)
+    values = [0.9, 0.5, 0.1]
+    for trial, value in enumerate(values):
+        assert p.next() == P.Assignment(trial, 1, new=True)
+        assert p.report(trial, 1, value)[0].action is P.Action.PAUSE
+    p.remove(0, 1)  # the best waiting trial leaves: its entry stays in rung 0
+    # Rung 0 holds 3 entries, quota 1, taken by trial 0: nothing to promote, so new trials start.
+    for trial, value in [(3, 0.3), (4, 0.2)]:
+        assert p.next() == P.Assignment(trial, 1, new=True)
+        p.report(trial, 1, value)
+    assert p.next() == P.Assignment(5, 1, new=True)
+    p.report(5, 1, 0.05)
+    promotion = p.next()  # 6 entries, quota 2: trials 0 and 1; trial 1 is the best waiting
+    assert (promotion.trial, promotion.until, promotion.new) == (1, 3, False)
+    r = promotion.reason
+    assert (r.rule, r.rung, r.compared, r.rank, r.cutoff) == ("top-k", 0, 6, 2, 0.5)
+    assert p.next() == P.WAIT  # trials 3, 4 and 5 are not in the top 2
+    stops = p.finish()
+    assert [(d.trial, d.reason.rank) for d in stops] == [(3, 3), (4, 4), (2, 5), (5, 6)]

@@ -296,7 +296,7 @@ def _cpus(laps: list[Lap]) -> list[float]:
 
 def _area(filename: str) -> str:
     f = filename.replace("\\", "/")
-    for key, name in (("/policies/", "policies/"), ("/halving/", "halving/"), ("sortedcontainers", "sortedcontainers"),
+    for key, name in (("/policies/", "policies/"), ("/halving/", "halving/"),
                       ("/benchmarks/", "benchmark driver")):
         if key in f:
             return name

@@ -91,8 +91,9 @@ best val (halving ``none`` of the same seed, median over seeds).
 Time: every invocation below must finish in under 30 minutes on 2 cores, with
 81 configurations, R=27, 3 seeds and 2 workers. One (workload, seed) block runs
 15 tools (14 for cnn) and takes, measured on a 2-core machine shared with other
-work, about 190 s for sgd, 400 s for mlp, and 400 to 560 s for cnn and fashion
-at their benchmark sizes (more when the machine is loaded). So the default is
+work, about 190 s for sgd, 400 s for mlp, 290 to 480 s for cnn and 235 to
+380 s for fashion at their benchmark sizes (load averages 2 to 8; one cnn
+invocation took 18.8 minutes, one fashion invocation 15.9). So the default is
 ``--workloads sgd,mlp``, and cnn and fashion are each an invocation of their
 own (``--workloads cnn``, ``--workloads fashion``), each with ``--seeds``
 (default 3) seeds like every workload. Work goes seed by seed (all workloads

@@ -29,12 +29,12 @@ class ASHA(RungPolicy):
     name = "asha"
 
     def _setup_rungs(self) -> None:
-        # best[k]: every trial that reached level k, and which are in its top 1/eta (what a
+        # rungs[k]: every trial that reached level k, and which are in its top 1/eta (what a
         # promotion checks, with no rank); waiting[k]: those not yet promoted; gone[k]: those
         # that left waiting[k] (promoted or removed), in rank order. The best waiting trial's
         # rank in the rung is 1 + how many of gone[k] are better: only trials that leave the
         # waiting set pay for an ordered insert, not every trial of the rung.
-        self.best = [TopShare(self.eta) for _ in range(self.top)]
+        self.rungs = [TopShare(self.eta) for _ in range(self.top)]
         self.waiting = [BestFirst() for _ in range(self.top)]
         self.gone = [SortedScores() for _ in range(self.top)]
         self.target: dict[int, int] = {}  # running trial -> index of the level it trains to
@@ -52,7 +52,7 @@ class ASHA(RungPolicy):
                 checked[k] = True
                 continue
             score, trial = waiting.best()
-            top = self.best[k]
+            top = self.rungs[k]
             if not top.holds(score, trial):
                 checked[k] = True
                 continue
@@ -80,7 +80,7 @@ class ASHA(RungPolicy):
                 self.waiting[k].discard(trial)
                 self.target[trial] = k + 1
                 self.running += 1
-                reason = Reason("end-game", rung=k, compared=len(self.best[k]), rank=self._leave(k, score, trial),
+                reason = Reason("end-game", rung=k, compared=len(self.rungs[k]), rank=self._leave(k, score, trial),
                                 bracket=self._bracket, detail="every trial started and none reached R")
                 return Assignment(trial, self.levels[k + 1], new=False, reason=reason)
         return DONE
@@ -101,7 +101,7 @@ class ASHA(RungPolicy):
             self.completed += 1
             return (Decision(trial, epoch, Action.COMPLETE, Reason("max-epochs", rung=k, bracket=self._bracket)),)
         entry = (-self.direction.score(value), trial)
-        top = self.best[k]
+        top = self.rungs[k]
         top.add(entry)
         self.waiting[k].add(entry)
         self.checked[k] = False
@@ -121,7 +121,7 @@ class ASHA(RungPolicy):
         out = []
         sign = self.direction.sign
         for k in range(self.top):
-            top = self.best[k]
+            top = self.rungs[k]
             waiting = self.waiting[k]
             if not waiting:
                 continue

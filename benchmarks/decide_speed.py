@@ -42,9 +42,10 @@ wall-clock (``time.perf_counter``, the headline) and this process's CPU time
 Ray's scheduler computes a rung's cutoff with ``np.nanpercentile`` over every
 value recorded at that rung, so its cost per decision grows with the number of
 trials, while halving's sorted rungs cost O(log n): the ratio grows with
-``--reports`` (about 15x at 20k reports, 100x at 200k). At 1M reports one Ray
-run takes most of an hour on a quiet 2-vCPU machine (``--ray-repeats`` sets how
-many); ``--quick`` is a smoke test, its ratio is not the target's.
+``--reports`` (about 15x at 20k reports, 100x at 100k). At 1M reports one Ray
+pass is quadratic in practice: on this project's 2-vCPU machine it had replayed
+707,692 reports after 53 minutes of CPU and was slowing (``--ray-repeats`` sets
+how many passes); ``--quick`` is a smoke test, its ratio is not the target's.
 
 Run from the repository root::
 

@@ -146,9 +146,6 @@ class BestFirst(dict):
     def discard(self, trial: int) -> None:
         self.pop(trial, None)
 
-    def holds(self, trial: int) -> bool:
-        return trial in self
-
     def best(self) -> tuple[float, int]:
         """``(score, trial)`` of the best trial held."""
         heap = self._heap

@@ -147,14 +147,6 @@ class SortedFloats:
             step >>= 1
         return chunks[i][k]
 
-    def to_numpy(self) -> "numpy.ndarray":
-        """Every element, ascending, as a float64 numpy array (numpy is imported only here)."""
-        import numpy as np
-
-        if not self._chunks:
-            return np.zeros(0)
-        return np.concatenate([np.frombuffer(chunk, dtype=np.float64) for chunk in self._chunks])
-
     def __iter__(self) -> Iterator[float]:
         for chunk in self._chunks:
             yield from chunk

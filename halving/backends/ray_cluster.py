@@ -1,0 +1,134 @@
+"""Ray in one place: start or join a cluster, size it, share data and code with the
+workers, disconnect. No module of halving outside ``halving/backends/`` imports ray.
+
+``connect(None)`` uses a Ray already initialised in this process as it is, or starts a
+local one that listens on the loopback interface only (nothing on this machine's other
+interfaces) and shuts it down at the end. ``connect("auto")``, ``connect("host:port")``
+or ``connect("ray://host:port")`` joins a running cluster, fails fast with one clear line
+when nothing answers there, and disconnects at the end, leaving the cluster running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import ray
+from ray import cloudpickle
+
+from ..errors import UserError
+
+__all__ = ["ClusterError", "Capacity", "SharedRef", "capacity", "connect", "ship_by_value", "CONNECT_SECONDS"]
+
+# How long joining a cluster may take before it is called unreachable.
+CONNECT_SECONDS = 30.0
+LOOPBACK = "127.0.0.1"
+
+
+class ClusterError(UserError):
+    """A Ray cluster that cannot be reached or used."""
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What the live nodes of the cluster offer."""
+
+    cpus: float
+    max_node_cpus: float
+    nodes: int
+
+
+def capacity() -> Capacity:
+    """CPUs of the nodes Ray reports alive, in all and on the largest node."""
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    cpus = [float(n["Resources"].get("CPU", 0.0)) for n in alive]
+    return Capacity(cpus=sum(cpus), max_node_cpus=max(cpus, default=0.0), nodes=len(alive))
+
+
+@contextlib.contextmanager
+def connect(address: str | None) -> Iterator[Capacity]:
+    """Ray for the length of the block (see the module docstring)."""
+    owned = False
+    if address is None:
+        if not ray.is_initialized():
+            start_local()
+            owned = True
+    else:
+        if ray.is_initialized():
+            raise ClusterError("Ray is already initialised in this process; pass address=None to use it")
+        join(address)
+        owned = True
+    try:
+        yield capacity()
+    finally:
+        if owned:
+            ray.shutdown()
+
+
+def start_local(**kwargs: Any) -> None:
+    """A local Ray on loopback only; ``kwargs`` go to ``ray.init`` (``num_cpus``, ...)."""
+    ray.init(address="local", include_dashboard=False, configure_logging=False,
+             _node_ip_address=LOOPBACK, **kwargs)
+
+
+def join(address: str) -> None:
+    """Join a running cluster, or raise ``ClusterError`` within ``CONNECT_SECONDS``."""
+    if not isinstance(address, str) or not address.strip():
+        raise ClusterError(f"address must be 'auto', 'host:port' or 'ray://host:port', but got address={address!r}")
+    _check_listening(address)
+    outcome: dict[str, BaseException | None] = {}
+
+    def attempt() -> None:
+        try:
+            ray.init(address=address, include_dashboard=False, configure_logging=False)
+            outcome["error"] = None
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller's thread below
+            outcome["error"] = exc
+
+    # ray.init retries an unreachable or refusing cluster for minutes with no message.
+    thread = threading.Thread(target=attempt, name="halving-ray-join", daemon=True)
+    thread.start()
+    thread.join(CONNECT_SECONDS)
+    if thread.is_alive():
+        raise ClusterError(f"could not join the Ray cluster at {address} within {CONNECT_SECONDS:.0f} s "
+                           "(is it running, and is this Ray's version and token the cluster's?)")
+    if outcome["error"] is not None:
+        exc = outcome["error"]
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ClusterError(f"could not join the Ray cluster at {address}: {first}") from None
+
+
+def _check_listening(address: str) -> None:
+    """An explicit host:port with nothing listening is refused at once."""
+    if address == "auto":
+        return
+    hostport = address.removeprefix("ray://")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(f"address must be 'auto', 'host:port' or 'ray://host:port', but got address={address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=5.0):
+            pass
+    except OSError as exc:
+        raise ClusterError(f"nothing answers at {hostport} ({exc.strerror or exc}); start the cluster with "
+                           "`ray start --head` there, or check the address") from None
+
+
+class SharedRef:
+    """An object put once into Ray's object store, read by any worker with ``get()``."""
+
+    def __init__(self, obj: Any) -> None:
+        self._ref = ray.put(obj)
+
+    def get(self) -> Any:
+        return ray.get(self._ref)
+
+
+def ship_by_value(module: Any) -> None:
+    """Send ``module``'s code to workers with the objects that use it (a module loaded
+    from a file path, which the workers could not import by name)."""
+    cloudpickle.register_pickle_by_value(module)
+

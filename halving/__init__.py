@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from . import space
 from .result import Result, TrialState
+from .rundir import load
 from .simulation import simulate
 from .trainable import checkpoint, cpus, report
-from .tuner import load, tune
+from .tuner import tune
 
 
 def reuse_workers():  # noqa: ANN201 - a context manager
     """Within this ``with`` block, ``tune()`` calls on one Ray share their worker
     processes (each new experiment skips starting workers); leaving it ends them."""
-    from .backends.ray_backend import reuse_workers as _reuse
+    from .backends.ray_pool import reuse_workers as _reuse
 
     return _reuse()
 

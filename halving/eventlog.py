@@ -26,6 +26,7 @@ experiment_finished  payload (JSON summary)
 
 from __future__ import annotations
 
+import enum
 import glob
 import json
 import math
@@ -58,6 +59,23 @@ SCHEMA = pa.schema(
     ],
     metadata={"halving_log_version": str(LOG_VERSION)},
 )
+
+
+
+class EventKind(str, enum.Enum):
+    EXPERIMENT_STARTED = "experiment_started"
+    SESSION_STARTED = "session_started"
+    TRIAL_CREATED = "trial_created"
+    ASSIGNED = "assigned"
+    REPORT = "report"
+    REMOVED = "removed"
+    DECISION = "decision"
+    TRIAL_FAILED = "trial_failed"
+    RESTARTED = "restarted"
+    REFUSED = "refused"
+    INTERRUPTED = "interrupted"
+    EXPERIMENT_FINISHED = "experiment_finished"
+
 
 _FIELDS = SCHEMA.names
 _TYPES = {f.name: f.type for f in SCHEMA}
@@ -165,6 +183,15 @@ class EventLog:
     def failed(self, trial: int, epoch: int, error: str, traceback: str | None, time: float) -> None:
         self.add("trial_failed", time, trial=trial, epoch=epoch,
                  payload=_dumps({"error": error, "traceback": traceback}))
+
+    def restarted(self, trial: int, epoch: int, info: dict, time: float) -> None:
+        self.add("restarted", time, trial=trial, epoch=epoch, payload=_dumps(info))
+
+    def refused(self, trial: int, epoch: int, time: float) -> None:
+        self.add("refused", time, trial=trial, epoch=epoch)
+
+    def interrupted(self, why: str, time: float) -> None:
+        self.add("interrupted", time, payload=_dumps(why))
 
     def experiment_finished(self, summary: dict, time: float) -> None:
         self.add("experiment_finished", time, payload=_dumps(summary))

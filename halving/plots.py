@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .errors import UserError
 from .result import Result, TrialState
 
 __all__ = ["plot_curves", "plot_best_so_far", "PLOT_HINT"]
@@ -19,7 +20,7 @@ def _pyplot() -> Any:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ValueError(PLOT_HINT) from None
+        raise UserError(PLOT_HINT) from None
     return plt
 
 
@@ -29,7 +30,7 @@ _COLOURS = {TrialState.COMPLETED: "tab:green", TrialState.STOPPED: "tab:grey", T
 
 def plot_curves(result: Result, path: str | os.PathLike) -> None:
     """Learning curves coloured by fate, with the rung epochs marked."""
-    from .tables import rung_table
+    from .summaries import rung_table
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))

@@ -107,13 +107,29 @@ class Result:
     reports: ReportTable = field(repr=False)
     wall_seconds: float = 0.0
     virtual_seconds: float = 0.0
-    best_model: Any = None
+    #: The best trial's model as returned by ``tune()`` (``None`` when read back: see ``best_model``).
+    model: Any = field(default=None, repr=False)
+    #: Where the best model was saved (``best_model.pkl`` in the run dir), for ``best_model``.
+    model_path: str | None = None
     run_dir: str | None = None
     stop_reason: str = "done"
     failures: dict[int, str] = field(default_factory=dict)
     backend_stats: dict = field(default_factory=dict)
     #: Promotions: a paused trial resumed to train on to ``until``, with the policy's reason.
     promotions: list[Decision] = field(default_factory=list)
+
+    @property
+    def best_model(self) -> Any:
+        """The best trial's model. Read back from a run dir (``load``, ``show``), it is
+        unpickled only now, when asked for, and only after its keyed digest proves that
+        this run wrote it: unpickling runs code, so a file someone else placed in a run
+        dir you were sent is refused (``UntrustedFileError``), never executed. Trust a run
+        dir's model as you would trust a pickle from its author."""
+        if self.model is None and self.model_path is not None:
+            from .signing import load_signed_pickle
+
+            self.model = load_signed_pickle(self.model_path)
+        return self.model
 
     def table(self) -> pa.Table:
         """A pyarrow Table with one row per report: trial, epoch, the metric, time, worker, extras."""

@@ -65,9 +65,12 @@ def _tee() -> _StderrTee:
         return tee
 
 
+_in_script = threading.local()  # set while this thread runs a script trial
+
+
 def keep_capturing() -> None:
-    """Called by ``halving.report`` in script trials: restore the tee if something replaced it."""
-    if _current and sys.stderr is not _current[0]:
+    """Called by ``halving.report``: in a script trial, restore the tee if something replaced it."""
+    if getattr(_in_script, "on", False) and _current and sys.stderr is not _current[0]:
         _tee()
 
 
@@ -87,10 +90,8 @@ class ScriptTrainable:
         self.__module__ = "halving.scripts"
 
     def __call__(self, config: dict) -> None:
-        from .trainable import _local
-
         tee = _tee()
-        _local.script = True
+        _in_script.on = True
         tail: collections.deque = collections.deque(maxlen=_TAIL)
         tee.tails[threading.get_ident()] = tail
         argv = [self.path, *script_args(config)]

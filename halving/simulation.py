@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Callable
 
 import numpy as np
 
@@ -12,22 +11,10 @@ import policies as P
 
 from .backends.simulated import SimulatedBackend
 from .engine import Engine
+from .experiment import ExperimentSpec, PolicySpec
 from .result import Result
 
-__all__ = ["simulate", "resolve_policy"]
-
-
-def resolve_policy(policy: str | P.Policy, seed: int = 0, **params: object) -> P.Policy:
-    """A policy object from a name (with ``params``) or a fresh policy object as given."""
-    if isinstance(policy, P.Policy):
-        if params:
-            raise TypeError(f"policy parameters {sorted(params)} were given with a policy object; pass them to it")
-        return policy
-    if not isinstance(policy, str):
-        raise TypeError(f"policy must be a name or a policies.Policy, but got policy={policy!r}")
-    if policy == "hyperband" and "seed" not in params:
-        params = {**params, "seed": seed}
-    return P.make(policy, **params)
+__all__ = ["simulate"]
 
 
 def simulate(
@@ -51,39 +38,25 @@ def simulate(
     recorded curve ends, and a trial asked for epochs past it stops there with
     the reason ``curve-cut-short`` (how ``halving replay`` treats curves of
     trials the recorded run stopped early); otherwise NaN is a non-finite
-    metric.
+    metric. A policy object is used as given; a name is built with ``policy_params``.
     """
     arr = np.asarray(curves, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ValueError(f"curves must be a 2-D array (trials x epochs) with at least one of each, but got shape {arr.shape}")
     n_trials, max_epochs = arr.shape
-    pol = resolve_policy(policy, seed, **policy_params)
-    pol.start(n_trials=n_trials, max_epochs=max_epochs, mode=mode)
+    named = PolicySpec.of(policy, policy_params, seed=seed)
+    spec = ExperimentSpec(metric=metric, mode=mode, max_epochs=max_epochs, policy=named, trials=n_trials,
+                          budget=budget, workers=workers, seed=seed)
     backend = SimulatedBackend(arr, workers=workers, epoch_seconds=epoch_seconds, cut_short=cut_short)
-    engine = Engine(
-        pol,
-        backend,
-        n_trials=n_trials,
-        max_epochs=max_epochs,
-        config_of=_row_config,
-        metric=metric,
-        mode=mode,
-        budget=budget,
-    )
+    engine = Engine(spec, policy if isinstance(policy, P.Policy) else named.build(), backend)
     t0 = time.perf_counter()
     # The run allocates millions of small acyclic objects; Python's cyclic collector would
     # rescan them all again and again (a quarter of a million-trial run), so it pauses.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        result = engine.run()
+        engine.run()
     finally:
         if collecting:
             gc.enable()
-    result.wall_seconds = time.perf_counter() - t0
-    result.virtual_seconds = backend.now()
-    return result
-
-
-def _row_config(trial: int) -> dict:
-    return {"row": trial}
+    return engine.result(wall_seconds=time.perf_counter() - t0, virtual_seconds=backend.now())

@@ -10,10 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError
+
 __all__ = ["TargetError", "resolve_target", "example_defaults"]
 
 
-class TargetError(ValueError):
+class TargetError(UserError):
     """The target cannot be found or is not a trainable."""
 
 
@@ -88,7 +90,7 @@ def _import_file(path: Path) -> Any:
         del sys.modules[name]
         raise TargetError(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
     # Ray's workers cannot import a module loaded from a path: ship its code by value.
-    from ray import cloudpickle
+    from .backends.ray_cluster import ship_by_value
 
-    cloudpickle.register_pickle_by_value(module)
+    ship_by_value(module)
     return module

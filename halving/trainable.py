@@ -21,6 +21,9 @@ import time
 import traceback
 from typing import Any, Callable
 
+from .errors import UserTypeError
+from .scripts import keep_capturing
+
 __all__ = ["report", "cpus", "checkpoint", "make_runner", "TrialStopped", "describe_trainable"]
 
 _local = threading.local()
@@ -45,10 +48,7 @@ def report(**metrics: Any) -> None:
         shown = {k: v for k, v in metrics.items() if k != "model"}
         print(json.dumps(shown, default=str), flush=True)
         return
-    if getattr(_local, "script", False):
-        from .scripts import keep_capturing
-
-        keep_capturing()
+    keep_capturing()
     runner.report(metrics)
 
 
@@ -71,13 +71,13 @@ def describe_trainable(trainable: Any) -> str:
     if inspect.isclass(trainable):
         missing = [m for m in ("setup", "train_epoch") if not callable(getattr(trainable, m, None))]
         if missing:
-            raise TypeError(
+            raise UserTypeError(
                 f"trainable class {trainable.__name__} must define setup(config) and train_epoch(); missing {missing}"
             )
         return "class"
     if callable(trainable):
         return "function"
-    raise TypeError(f"trainable must be a function train(config) or a class with setup/train_epoch, but got {trainable!r}")
+    raise UserTypeError(f"trainable must be a function train(config) or a class with setup/train_epoch, but got {trainable!r}")
 
 
 class _Epochs:

@@ -62,7 +62,10 @@ def main(out_dir: str) -> None:
         joined = halving.tune(NodeClass, SPACE, metric="acc", policy="sha", max_epochs=9, trials=27, workers=4,
                               address=cluster.address, run_dir=f"{out_dir}/joined")
         report["joined"] = summary(joined)
-        report["left_running"] = ray.is_initialized() and len([n for n in ray.nodes() if n["Alive"]]) == 2
+        # tune() disconnected from the cluster it joined, and left it running.
+        report["disconnected"] = not ray.is_initialized()
+        ray.init(address=cluster.address)
+        report["left_running"] = len([n for n in ray.nodes() if n["Alive"]]) == 2
         report["node_ids"] = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
 
         # 2. Remove the second node mid-run: the experiment completes on the head node.

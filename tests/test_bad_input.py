@@ -66,7 +66,9 @@ def no_ray(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("validation let bad input through to the point where Ray starts")
 
-    monkeypatch.setattr(halving.tuner, "_execute", refuse)
+    import halving.backends.ray_cluster
+
+    monkeypatch.setattr(halving.backends.ray_cluster, "connect", refuse)
 
 
 @pytest.mark.parametrize("change, error, message", CASES, ids=[f"{i}-{c[2][:30]}" for i, c in enumerate(CASES)])

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import halving
 from halving.cli import app
-from halving.tables import curve_matrix
+from halving.replay import curve_matrix
 
 runner = CliRunner()
 TARGET = str(Path(__file__).with_name("_cli_target.py")) + ":train"
@@ -199,17 +199,16 @@ def test_live_progress_shows_trial_states_budget_best_and_elapsed():
     from rich.console import Console
 
     from halving.backends.simulated import SimulatedBackend
-    from halving.cli import _Progress
+    from halving.cli.common import Progress
     from halving.engine import Engine
+    from halving.experiment import ExperimentSpec, PolicySpec
 
     curves = np.linspace(0.1, 1.0, 9 * 5).reshape(9, 5)
-    policy = halving.simulation.resolve_policy("asha")
-    policy.start(n_trials=9, max_epochs=5)
-    engine = Engine(policy, SimulatedBackend(curves, workers=2), n_trials=9, max_epochs=5,
-                    config_of=lambda i: {"row": i}, budget=40)
+    spec = ExperimentSpec(metric="value", mode="max", max_epochs=5, trials=9, budget=40, policy=PolicySpec.of("asha"))
+    engine = Engine(spec, spec.policy.build(), SimulatedBackend(curves, workers=2))
     engine.run()
     console = Console(record=True, width=120)
-    console.print(_Progress(False, "demo", 40)._render(engine))
+    console.print(Progress(False, "demo", 40).render(engine))
     text = console.export_text()
     assert "running" in text and "paused" in text and "stopped" in text and "finished" in text
     assert f"{engine.epochs_used} of 40" in text

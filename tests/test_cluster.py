@@ -30,6 +30,7 @@ def test_trials_run_and_are_promoted_on_both_nodes(cluster_report):
     assert joined["n_completed"] == 3 and joined["n_failed"] == 0
     assert joined["epochs_used"] == 27 + 9 * 2 + 3 * 6
     assert cluster_report["left_running"]  # halving joined the cluster and left it running
+    assert cluster_report["disconnected"]  # ... and let go of its connection
 
 
 def test_the_experiment_completes_after_a_node_is_removed(cluster_report):

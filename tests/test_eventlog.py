@@ -8,7 +8,7 @@ import pytest
 
 import halving
 from halving.eventlog import SCHEMA, CorruptLogError, EventLog, iter_events, log_files, read_events, repair
-from halving.engine import Segment
+from halving.backends.protocol import Segment
 from policies import Action, Decision, Reason
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 import policies as P
 from halving.backends.simulated import SimulatedBackend
 from halving.engine import Engine
+from halving.experiment import ExperimentSpec, PolicySpec
 from halving.result import TrialState
 from policies import Action
 
@@ -38,6 +39,12 @@ class ListRecorder:
 
     def failed(self, trial, epoch, error, traceback, time):
         self.events.append(("failed", trial, epoch))
+
+    def restarted(self, trial, epoch, info, time):
+        self.events.append(("restarted", trial, epoch))
+
+    def refused(self, trial, epoch, time):
+        self.events.append(("refused", trial, epoch))
 
     def add(self, kind, time, **cols):
         self.events.append((kind, cols.get("trial")))
@@ -70,12 +77,11 @@ def scenarios(draw):
 def test_invariants_hold_under_injected_failures(sc):
     curves = sc["curves"]
     n, R = curves.shape
-    policy = P.make(sc["name"])
-    policy.start(n_trials=n, max_epochs=R, mode=sc["mode"])
+    spec = ExperimentSpec(metric="value", mode=sc["mode"], max_epochs=R, trials=n, budget=sc["budget"],
+                          max_failures=sc["max_failures"], policy=PolicySpec.of(sc["name"]))
     rec = ListRecorder()
     backend = SimulatedBackend(curves, workers=sc["workers"], failures=sc["failures"])
-    engine = Engine(policy, backend, n_trials=n, max_epochs=R, config_of=lambda i: {"row": i}, mode=sc["mode"],
-                    budget=sc["budget"], recorder=rec, max_failures=sc["max_failures"])
+    engine = Engine(spec, spec.policy.build(), backend, recorder=rec)
     result = engine.run()
 
     # The budget is never exceeded.

@@ -11,6 +11,7 @@ import halving
 import policies as P
 from halving import TrialState
 from policies import Action
+from halving.experiment import PolicySpec
 from policies._rung import SortedScores
 
 ALL = sorted(P.POLICIES)
@@ -94,7 +95,7 @@ def experiments(draw, names=ALL):
 
 
 def run(ex, *, budget="as drawn"):
-    spy = Spy(halving.simulation.resolve_policy(ex["name"], ex["seed"], **ex["params"]))
+    spy = Spy(PolicySpec.of(ex["name"], ex["params"], seed=ex["seed"]).build())
     result = halving.simulate(
         ex["curves"],
         policy=spy,

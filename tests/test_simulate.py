@@ -10,6 +10,7 @@ import policies as P
 from halving import TrialState
 from halving.backends.simulated import SimulatedBackend
 from halving.engine import Engine
+from halving.experiment import ExperimentSpec, PolicySpec
 from policies import Action
 
 ALL = sorted(P.POLICIES)
@@ -232,10 +233,10 @@ def test_ended_trials_are_released(name, budget):
     # A trial's state is held only while it may train again (paused) or is the best model:
     # a paused trial that is later stopped must be released with keep=False.
     curves = curves_of(27, 9, seed=4)
-    policy = halving.simulation.resolve_policy(name)
-    policy.start(n_trials=27, max_epochs=9, mode="max")
+    spec = ExperimentSpec(metric="value", mode="max", max_epochs=9, trials=27, budget=budget,
+                          policy=PolicySpec.of(name))
     backend = RecordingBackend(curves, workers=3)
-    engine = Engine(policy, backend, n_trials=27, max_epochs=9, config_of=lambda t: {"row": t}, budget=budget)
+    engine = Engine(spec, spec.policy.build(), backend)
     result = engine.run()
     last = {}
     for trial, keep in backend.released:

@@ -210,16 +210,16 @@ def test_idle_workers_are_kept_only_inside_reuse_workers(tmp_path, monkeypatch):
 
     import ray
 
-    from halving.backends import ray_backend
+    from halving.backends import ray_pool
 
     # The test session runs inside reuse_workers(): after a tune() its workers wait, holding CPUs.
     halving.tune(T.train_counting, SPACE, metric="acc", max_epochs=3, trials=3, workers=2, run_dir=tmp_path / "a")
-    assert len(ray_backend._idle_workers["actors"]) == 2
-    ray_backend.release_idle_workers()
+    assert len(ray_pool._idle["actors"]) == 2
+    ray_pool.release_idle_workers()
     # Outside reuse_workers() (the default), a tune() leaves nothing holding CPUs.
-    monkeypatch.setitem(ray_backend._idle_workers, "keep", 0)
+    monkeypatch.setitem(ray_pool._idle, "keep", 0)
     halving.tune(T.train_counting, SPACE, metric="acc", max_epochs=3, trials=3, workers=2, run_dir=tmp_path / "b")
-    assert ray_backend._idle_workers["actors"] == []
+    assert ray_pool._idle["actors"] == []
     deadline = time.time() + 30
     while ray.available_resources().get("CPU", 0) < 2 and time.time() < deadline:
         time.sleep(0.2)

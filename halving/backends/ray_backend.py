@@ -18,79 +18,21 @@ make room, so Ray's resource accounting always matches what runs.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Protocol
 
 import ray
 from ray import cloudpickle
 
-from ..engine import Segment
+from .checkpoints import CheckpointStore
+from .protocol import Event, Restarted, Segment, Start
+from .ray_cluster import capacity
+from .ray_pool import give_back, keeping_idle, take_idle
 from .worker import CONCURRENCY_GROUPS, TrialWorker
 
-__all__ = ["RayBackend", "release_idle_workers", "reuse_workers"]
-
-# Idle workers of earlier experiments of this driver, by CPU size; valid for one Ray job.
-# Kept only inside ``reuse_workers()``: an idle worker still holds its CPUs, which other
-# Ray work of the same driver (Ray Tune, say) would otherwise wait for.
-_idle_workers: dict = {"job": None, "actors": [], "keep": 0}
-
-
-@contextlib.contextmanager
-def reuse_workers() -> Iterator[None]:
-    """Within this block, ``tune()`` calls on one Ray share their worker processes: a
-    worker started for one experiment waits, idle, for the next (``halving compare``
-    runs its experiments this way). Leaving the block ends the idle workers."""
-    _idle_workers["keep"] += 1
-    try:
-        yield
-    finally:
-        _idle_workers["keep"] -= 1
-        if not _idle_workers["keep"]:
-            release_idle_workers()
-
-
-def release_idle_workers() -> None:
-    """End the idle workers kept for a next experiment, and free their CPUs."""
-    actors, _idle_workers["actors"] = _idle_workers["actors"], []
-    if ray.is_initialized():
-        for _, actor in actors:
-            ray.kill(actor)
-
-
-def _take_idle(cpus: float, n: int) -> list:
-    """Up to ``n`` idle workers of ``cpus`` CPUs; every other idle worker is ended, since
-    idle workers hold their CPUs and the new experiment may need them."""
-    job = ray.get_runtime_context().get_job_id()
-    idle = _idle_workers["actors"] if _idle_workers["job"] == job else []
-    _idle_workers.update(job=job, actors=[])
-    taken = []
-    for size, actor in idle:
-        if size == cpus and len(taken) < n:
-            taken.append(actor)
-        else:
-            ray.kill(actor)
-    return taken
-
-
-def _give_back(cpus: float, actor: Any) -> None:
-    job = ray.get_runtime_context().get_job_id()
-    if _idle_workers["job"] != job:
-        _idle_workers.update(job=job, actors=[])
-    _idle_workers["actors"].append((cpus, actor))
-
-
-def _alive_cpus(default: float) -> float:
-    """CPUs of the nodes Ray still reports alive."""
-    try:
-        return float(sum(n["Resources"].get("CPU", 0.0) for n in ray.nodes() if n.get("Alive")))
-    except Exception:  # noqa: BLE001 - the GCS may be busy right after a node died
-        return default
-
+__all__ = ["RayBackend"]
 
 @dataclass
 class _Slot:
@@ -111,36 +53,36 @@ class _Job:
     restored: Any = None
 
 
+class Settings(Protocol):
+    """What the backend reads of an experiment's spec."""
+
+    metric: str
+    lookahead: int
+    paused_in_memory: int
+    trial_timeout: float | None
+    cpus_per_rung: tuple[int, ...] | None
+
+
 class RayBackend:
     """A pool of TrialWorker actors; concurrency is bounded by the engine's ``workers``."""
 
-    def __init__(
-        self,
-        trainable: Any,
-        *,
-        metric: str,
-        workers: int,
-        class_trainable: bool,
-        cpus_of_rung: Callable[[int], int] | None = None,
-        checkpoint_dir: str | os.PathLike | None = None,
-        max_paused: int = 64,
-        max_worker_deaths: int = 3,
-        trial_timeout: float | None = None,
-        lookahead: int = 1,
-    ) -> None:
-        self.metric = metric
+    def __init__(self, trainable: Any, spec: Settings, *, workers: int, class_trainable: bool,
+                 checkpoints: CheckpointStore | None = None, max_worker_deaths: int = 3) -> None:
+        self.metric = spec.metric
         self.workers = workers
         # Assignments a worker holds beyond the one it trains: Ray queues them on the actor, which
         # starts the next as soon as the current returns, without waiting for the driver.
-        self.depth = 1 + max(0, int(lookahead))
+        self.depth = 1 + spec.lookahead
         self.class_trainable = class_trainable
-        self.cpus_of_rung = cpus_of_rung or (lambda rung: 1)
-        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-        self.max_paused = max_paused
+        self.ladder = spec.cpus_per_rung
+        self.store = checkpoints or CheckpointStore(None)
+        self.max_paused = spec.paused_in_memory
         self.max_worker_deaths = max_worker_deaths
-        self.trial_timeout = trial_timeout
+        self.trial_timeout = spec.trial_timeout
         self.spent: dict[int, float] = {}  # trial -> seconds its calls took so far
-        self.capacity = float(ray.cluster_resources().get("CPU", 1.0))
+        cluster = capacity()
+        self.capacity = cluster.cpus or 1.0
+        self.max_node_cpus = cluster.max_node_cpus or 1.0
         # More workers than CPUs: each gets a share, so that all of them can be placed.
         self.base_cpus = 1.0 if workers <= self.capacity else self.capacity / workers
         self._remote = ray.remote(concurrency_groups=CONCURRENCY_GROUPS)(TrialWorker)
@@ -148,7 +90,7 @@ class RayBackend:
         self.slots: dict[int, _Slot] = {}
         self._next_slot = 0
         self._binding: list = []
-        reused = _take_idle(self.base_cpus, workers)
+        reused = take_idle(self.base_cpus, workers)
         for i in range(workers):
             self._new_slot(self.base_cpus, reused[i] if i < len(reused) else None)
         self._check_workers_start()
@@ -158,16 +100,19 @@ class RayBackend:
         self.active: set[int] = set()  # trials submitted and not yet released
         self.pending: deque[_Job] = deque()  # waiting for a worker of the right size
         self.inflight: dict[Any, tuple[_Job, int, int, float]] = {}  # ref -> (job, slot, start, sent at)
-        self.saved: dict[int, Any] = {}  # trial -> Path of a spilled checkpoint
+        self.spilled_trials: set[int] = set()  # paused trials this run spilled to checkpoints
         self.deaths: dict[int, int] = {}
-        self.notes: list[dict] = []  # restarts the engine must log
+        self.restarts: list[Restarted] = []  # trials this backend started again, for the engine to log
         self.round_trips = 0
         self.epoch_seconds = 0.0  # a running estimate of an epoch's wall time (where to queue work)
         self.warm_promotions = 0
         self.migrations = 0
-        self.spilled = 0
-        self.retired = 0
         self.checkpointed: set[int] = set()  # function trials that reported checkpoint=
+
+    def stats(self) -> dict:
+        """What the backend did, for ``Result.backend_stats``."""
+        return {"round_trips": self.round_trips, "warm_promotions": self.warm_promotions,
+                "migrations": self.migrations, "spilled": self.store.spilled, "workers": self.workers}
 
     # --- the engine's Backend protocol ------------------------------------
     def free_slots(self) -> int:
@@ -179,19 +124,20 @@ class RayBackend:
     def now(self) -> float:
         return time.time()
 
-    def submit(self, trial: int, config: dict, start: int, until: int, rung: int = 0) -> str:
+    def submit(self, trial: int, config: dict, start: int, until: int, rung: int = 0) -> Start:
         self.active.add(trial)
         self.configs[trial] = config
         job = _Job(trial, start, until, self._cpus(rung))
         home = self.home.get(trial)
         if home is not None:
             self.slots[home].paused.pop(trial, None)
-            return self._place(job)
-        how = "new"
+            return Start.MOVED if self._place(job) else Start.WARM
+        how = Start.NEW
         if start > 0:
-            spilled = trial in self.saved
-            job.restored = self._load_checkpoint(trial)
-            how = "spilled" if spilled else "checkpoint" if job.restored is not None else "scratch"
+            spilled = trial in self.spilled_trials
+            self.spilled_trials.discard(trial)
+            job.restored = self.store.take(trial)
+            how = Start.SPILLED if spilled else Start.CHECKPOINT if job.restored is not None else Start.SCRATCH
         self._place(job)
         return how
 
@@ -210,21 +156,25 @@ class RayBackend:
                     # No call of its own: the worker lets go of it before its next assignment
                     # (a stopped trial holds only memory meanwhile; reset/kill end it anyway).
                     slot.drops.append(trial)
-            self._forget_checkpoint(trial)
+            self.spilled_trials.discard(trial)
+            self.store.forget(trial)
             self.configs.pop(trial, None)
             return
         if home is not None:
             self.slots[home].paused[trial] = None
             self._bound_memory(home)
 
-    def wait(self) -> list[Segment]:
+    def wait(self) -> list[Event]:
         self._pump()
         while True:
             timeout = self._next_deadline()
             ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=timeout)
-            out = [seg for ref in ready if (seg := self._collect(ref)) is not None]
+            out: list[Event] = [seg for ref in ready if (seg := self._collect(ref)) is not None]
             if not ready:
                 out = self._time_out_overdue()
+            if self.restarts:
+                out.extend(self.restarts)
+                self.restarts = []
             if out:
                 self._pump()
                 return out
@@ -309,22 +259,21 @@ class RayBackend:
         ray.kill(slot.actor)
         self._new_slot(slot.cpus)
 
-    def take_notes(self) -> list[dict]:
-        notes, self.notes = self.notes, []
-        return notes
-
     # --- placement -----------------------------------------------------------
     def _cpus(self, rung: int) -> float:
-        want = self.cpus_of_rung(rung)
+        """CPUs for a trial on rung k: ``cpus_per_rung[min(k, len - 1)]``, at most a node's."""
+        if self.ladder is None:
+            return self.base_cpus
+        want = min(self.ladder[min(rung, len(self.ladder) - 1)], self.max_node_cpus)
         return self.base_cpus if want <= 1 else min(float(want), self.capacity)
 
     def _movable(self, trial: int, index: int) -> bool:
         """Can the trial's state leave its worker? Known from its last segment: no remote call."""
         return self.class_trainable or trial in self.checkpointed
 
-    def _place(self, job: _Job) -> str:
-        """Run ``job`` now where it can, else queue it. Returns "warm" (on the worker that
-        holds the trial), "moved" (its state moved to another worker) or "queued"."""
+    def _place(self, job: _Job) -> bool:
+        """Run ``job`` now where it can, else queue it. True when the trial's state moved
+        from the worker that held it to another."""
         trial = job.trial
         home = self.home.get(trial)
         if home is not None:
@@ -333,12 +282,12 @@ class RayBackend:
             if fits and self._room(slot) and not slot.queue:
                 self.warm_promotions += job.start is not None
                 self._call(home, job)
-                return "warm"
+                return False
             if not self._movable(trial, home) or (fits and self.depth > 1):
                 # Its state lives in a thread on its home: wait there (at the home's size). A trial
                 # that could move waits too when other work is queued on every worker anyway.
                 slot.queue.append(job)
-                return "warm"
+                return False
             # Move the state: saved and dropped on its old worker, restored on another.
             job.restored = ray.get(slot.actor.take.remote(trial))
             slot.paused.pop(trial, None)
@@ -352,9 +301,9 @@ class RayBackend:
         index = self._acquire(job.cpus)
         if index is None:
             self.pending.append(job)
-            return "moved" if moved else "queued"
+            return moved
         self._call(index, job)
-        return "moved" if moved else "queued"
+        return moved
 
     def _acquire(self, cpus: float) -> int | None:
         """A worker of ``cpus`` CPUs for a job: an idle one, a new one where the CPUs allow, else
@@ -408,7 +357,6 @@ class RayBackend:
         for trial in list(slot.paused):
             self._spill(trial, index)
         ray.kill(slot.actor)
-        self.retired += 1
         return True
 
     def _check_workers_start(self) -> None:
@@ -456,7 +404,7 @@ class RayBackend:
     def _bound_memory(self, index: int) -> None:
         """Past ``max_paused`` paused trials on a worker, spill the oldest to checkpoints."""
         slot = self.slots[index]
-        if self.checkpoint_dir is None or len(slot.paused) <= self.max_paused:
+        if not self.store.enabled or len(slot.paused) <= self.max_paused:
             return
         if not self.class_trainable and not self.checkpointed:
             return  # nothing here can be saved: no scan of the paused trials
@@ -467,35 +415,10 @@ class RayBackend:
 
     def _spill(self, trial: int, index: int) -> None:
         slot = self.slots[index]
-        state = ray.get(slot.actor.take.remote(trial))  # pickled bytes
-        if self.checkpoint_dir is None:
-            raise RuntimeError("spilling needs a checkpoint directory")
-        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        path = self.checkpoint_dir / f"trial-{trial}.pkl"
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(state)
-        os.replace(tmp, path)  # a crash never leaves half a checkpoint
+        self.store.save(trial, ray.get(slot.actor.take.remote(trial)))  # pickled bytes
         slot.paused.pop(trial, None)
         del self.home[trial]
-        self.saved[trial] = path
-        self.spilled += 1
-
-    def _load_checkpoint(self, trial: int) -> Any:
-        path = self.saved.pop(trial, None)
-        if path is None and self.checkpoint_dir is not None:
-            candidate = self.checkpoint_dir / f"trial-{trial}.pkl"
-            path = candidate if candidate.exists() else None  # left by a run that died
-        if path is None:
-            return None
-        state = path.read_bytes()  # the worker unpickles it
-        path.unlink(missing_ok=True)
-        return state
-
-    def _forget_checkpoint(self, trial: int) -> None:
-        path = self.saved.pop(trial, None)
-        if path is not None:
-            path.unlink(missing_ok=True)
+        self.spilled_trials.add(trial)
 
     # --- faults ----------------------------------------------------------------
     def _worker_died(self, job: _Job, index: int, start: int, exc: Exception) -> Segment | None:
@@ -507,7 +430,10 @@ class RayBackend:
         for t in lost:
             del self.home[t]
         queued = list(slot.queue) if slot is not None else []
-        self.capacity = _alive_cpus(self.capacity)
+        try:
+            self.capacity = capacity().cpus or self.capacity
+        except Exception:  # noqa: BLE001 - the GCS may be busy right after a node died
+            pass
         # Concurrency shrinks with the cluster: never ask Ray for workers it cannot place.
         self.workers = max(1, min(self.workers, int(self.capacity // self.base_cpus + 1e-9)))
         used = sum(s.cpus for s in self.slots.values())
@@ -529,16 +455,17 @@ class RayBackend:
         trial = job.trial
         start = self.epoch.get(trial, 0) if job.start is None else job.start
         job.start = start
-        job.restored = self._load_checkpoint(trial) if start > 0 else None
-        how = "checkpoint" if job.restored is not None else ("scratch" if start > 0 else "new")
-        self.notes.append({"trial": trial, "epoch": start, "how": how, "why": why})
+        self.spilled_trials.discard(trial)
+        job.restored = self.store.take(trial) if start > 0 else None
+        how = Start.CHECKPOINT if job.restored is not None else (Start.SCRATCH if start > 0 else Start.NEW)
+        self.restarts.append(Restarted(trial, start, how, why))
         self._place(job)
 
     # --- the end ----------------------------------------------------------------
     def fetch_model(self, trial: int) -> Any:
         home = self.home.get(trial)
         if home is None:
-            state = self._load_checkpoint(trial)
+            state = self.store.take(trial)
             if state is None:
                 return None
             # Load the state into a worker and ask it for the model there.
@@ -553,11 +480,11 @@ class RayBackend:
     def close(self, reuse: bool = True) -> None:
         """Let go of every trial; inside ``reuse_workers()``, healthy workers wait, idle, for
         this driver's next experiment; otherwise they end."""
-        reuse = reuse and _idle_workers["keep"] > 0
+        reuse = reuse and keeping_idle()
         for slot in self.slots.values():
             if reuse and not slot.calls:
                 slot.actor.reset.remote()
-                _give_back(slot.cpus, slot.actor)
+                give_back(slot.cpus, slot.actor)
             else:
                 ray.kill(slot.actor)
         self.slots = {}

@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from .. import checks
-from ..engine import Segment
+from .protocol import Segment, Start
 
 __all__ = ["SimulatedBackend", "Ramp"]
 
@@ -98,13 +98,14 @@ class SimulatedBackend:
             return cost
         return float(cost[trial])
 
-    def submit(self, trial: int, config: dict, start: int, until: int, rung: int = 0) -> None:
+    def submit(self, trial: int, config: dict, start: int, until: int, rung: int = 0) -> Start:
         duration = (until - start) * self._epoch_cost(trial)
         self.busy_seconds += duration
         heapq.heappush(self._heap, (self._now + duration, self._seq, trial, start, until, self._now))
         self._seq += 1
         if len(self._heap) > self.peak_running:
             self.peak_running = len(self._heap)
+        return Start.WARM if start else Start.NEW
 
     def extend(self, trial: int, until: int, rung: int = 0) -> None:
         self.submit(trial, {}, self._last_end[trial], until)

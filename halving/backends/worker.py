@@ -9,7 +9,7 @@ from typing import Any
 import ray
 from ray import cloudpickle
 
-from ..engine import Segment
+from .protocol import Segment
 from ..trainable import make_runner
 
 __all__ = ["TrialWorker"]

@@ -1,8 +1,7 @@
-"""Tables derived from a result: leaderboard, rungs, replays, comparison rows."""
+"""Summaries of a result for people: leaderboard, rungs, comparison rows."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,7 @@ import policies as P
 
 from .result import Result
 
-__all__ = ["leaderboard", "rung_table", "curve_matrix", "replay_policies", "compare_row"]
+__all__ = ["leaderboard", "rung_table", "compare_row"]
 
 
 def _last_values(result: Result) -> dict[int, tuple[int, float]]:
@@ -53,48 +52,6 @@ def rung_table(result: Result) -> list[dict]:
         if len(vals):
             rows.append({"epoch": int(epoch), "trials": int(len(vals)), "best": float(best(vals)),
                          "median": float(np.median(vals))})
-    return rows
-
-
-def curve_matrix(result: Result) -> tuple[np.ndarray, list[int]]:
-    """Recorded curves as trials x max_epochs (NaN where never trained), and the trial ids of the rows."""
-    table = result.table()
-    trials = sorted(result.configs)
-    row = {t: i for i, t in enumerate(trials)}
-    curves = np.full((len(trials), result.max_epochs), np.nan)
-    for t, e, v in zip(table.column("trial").to_pylist(), table.column("epoch").to_pylist(),
-                       table.column(result.metric).to_pylist()):
-        curves[row[t], e - 1] = v
-    return curves, trials
-
-
-def replay_policies(run_dir: str | os.PathLike, names: list[str], workers: int | None = None) -> list[dict]:
-    """Each named policy re-decided on the recorded curves of ``run_dir``, with no training."""
-    from .simulation import simulate
-    from .tuner import load, read_spec
-
-    spec = read_spec(run_dir)
-    recorded = load(run_dir)
-    curves, trial_ids = curve_matrix(recorded)
-    best_recorded = recorded.best_value
-    sign = P.Direction(recorded.mode).sign
-    w = workers or spec.get("workers") or 2
-    rows = []
-    for name in names:
-        result = simulate(curves, policy=name, mode=recorded.mode, workers=w, seed=spec.get("seed", 0),
-                          metric=recorded.metric, cut_short="stop")
-        cut = sum(1 for d in result.decisions if d.reason.rule == "curve-cut-short")
-        best = result.best_value
-        regret = None if best is None or best_recorded is None else sign * (best_recorded - best)
-        rows.append({
-            "policy": name,
-            "best_value": best,
-            "best_trial": None if result.best_trial is None else trial_ids[result.best_trial],
-            "regret": regret,
-            "epochs_used": result.epochs_used,
-            "cut_short": cut,
-            "recorded_epochs": recorded.epochs_used,
-        })
     return rows
 
 

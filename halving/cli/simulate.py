@@ -1,0 +1,66 @@
+"""``halving simulate`` and ``halving policies``: commands that train nothing."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import typer
+
+import policies as P
+
+from .common import UsageError, fmt, guard, print_json
+
+app = typer.Typer()
+
+
+@app.command()
+@guard
+def simulate(
+    policy: str = typer.Option("asha", help=f"One of: {', '.join(P.POLICIES)}."),
+    trials: int = typer.Option(10000, help="Synthetic trials."),
+    max_epochs: int = typer.Option(81, "--max-epochs"),
+    workers: int = typer.Option(1, help="Simulated workers."),
+    seed: int = typer.Option(0),
+    eta: Optional[int] = typer.Option(None),
+    min_epochs: Optional[int] = typer.Option(None, "--min-epochs"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """A policy on synthetic learning curves at large scale, in virtual time (no training)."""
+    from ..simulation import simulate as run_simulation
+    from ..synthetic import synthetic_curves
+    from .experiments import policy_params
+
+    if trials < 1 or max_epochs < 1:
+        raise UsageError("--trials and --max-epochs must be >= 1")
+    params = policy_params(policy, dict(eta=eta, min_epochs=min_epochs))
+    curves = synthetic_curves(trials, max_epochs, seed)
+    t0 = time.perf_counter()
+    result = run_simulation(curves, policy=policy, workers=workers, seed=seed, **params)
+    seconds = time.perf_counter() - t0
+    true_best = float(curves[:, -1].max())
+    row = {**result.summary(), "virtual_seconds": result.virtual_seconds, "seconds": round(seconds, 3),
+           "decisions": len(result.decisions),
+           "us_per_decision": round(1e6 * seconds / max(1, len(result.decisions)), 2),
+           "regret": None if result.best_value is None else true_best - result.best_value}
+    if as_json:
+        print_json(row)
+        return
+    typer.echo(f"{policy}: {trials} trials, R={max_epochs}, {workers} workers: best {fmt(result.best_value)} "
+               f"(regret {fmt(row['regret'])}), {result.epochs_used} epochs, virtual time "
+               f"{result.virtual_seconds:.0f}, {len(result.decisions)} decisions in {seconds:.2f} s "
+               f"({row['us_per_decision']} us each)")
+
+
+@app.command("policies")
+@guard
+def list_policies(as_json: bool = typer.Option(False, "--json")) -> None:
+    """The policies and their parameters, with defaults."""
+    rows = {name: P.parameters(name) for name in P.POLICIES}
+    if as_json:
+        print_json(rows)
+        return
+    for name, params in rows.items():
+        doc = (P.POLICIES[name].__doc__ or "").strip().splitlines()[0]
+        args = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "no parameters"
+        typer.echo(f"{name:<11} {doc}\n{'':<11} {args}")

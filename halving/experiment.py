@@ -1,0 +1,284 @@
+"""The one definition of an experiment: every setting in one frozen, validated value.
+
+``tune()``, the CLI's ``run``/``compare``/``resume``, ``show``, ``replay``, ``load`` and
+``HalvingSearchCV`` all build or read an ``ExperimentSpec``; nothing restates its fields
+one by one. Its dict form (``to_dict``) is the event log's first record and ``spec.json``,
+and ``from_dict`` reads it back exactly. Adding a setting is a field here plus its use.
+
+Building a spec starts nothing: the policy is named (``PolicySpec``) and built fresh, and
+started by the engine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import policies as P
+
+from . import checks
+from .errors import SpecError, SpecTypeError
+from .space import Space, load_space
+
+__all__ = ["ExperimentSpec", "PolicySpec", "MAX_GRID"]
+
+# A grid larger than this is refused: every trial is a row of the log and a policy entry.
+MAX_GRID = 10**8
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A policy as data: a registered name (``"asha"``) or the import path of a
+    ``policies.Policy`` subclass (``"mypkg.mod:MyPolicy"``), plus its constructor
+    parameters. ``build()`` makes a fresh, unstarted policy from it."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, policy: str | P.Policy, params: Mapping[str, Any] | None = None, *, seed: int = 0) -> PolicySpec:
+        """From a name with parameters, or from a policy object (its class and ``params()``)."""
+        params = dict(params or {})
+        if isinstance(policy, P.Policy):
+            if params:
+                raise SpecTypeError(f"policy parameters {sorted(params)} were given with a policy object "
+                                f"{policy!r}; pass them to its constructor")
+            return cls(_class_path(policy), policy.params())
+        if not isinstance(policy, str) or not policy:
+            raise SpecTypeError(f"policy must be a name or a policies.Policy, but got policy={policy!r}")
+        if ":" not in policy:
+            if policy not in P.POLICIES:
+                raise SpecError(f"unknown policy {policy!r}; choose one of {', '.join(P.POLICIES)}")
+            unknown = sorted(set(params) - set(P.parameters(policy)))
+            if unknown:
+                raise SpecTypeError(f"policy {policy!r} takes no parameter {unknown[0]!r}; it takes "
+                                f"{sorted(P.parameters(policy)) or 'nothing'}")
+        if "seed" in _takes(policy) and "seed" not in params:
+            params["seed"] = seed  # a policy that draws takes the experiment's seed
+        spec = cls(policy, params)
+        spec.build()  # bad parameters are refused here, before anything runs
+        return spec
+
+    def build(self) -> P.Policy:
+        """A fresh policy (not started: the engine starts it)."""
+        try:
+            if ":" not in self.name:
+                return P.make(self.name, **self.params)
+            return _import_policy(self.name)(**self.params)
+        except TypeError as exc:
+            raise SpecTypeError(f"policy {self.name!r} with {dict(self.params)}: {exc}") from None
+        except ValueError as exc:
+            raise SpecError(f"policy {self.name!r} with {dict(self.params)}: {exc}") from None
+
+    @property
+    def label(self) -> str:
+        """A short name for run dirs and titles."""
+        return self.name.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+
+
+def _class_path(policy: P.Policy) -> str:
+    cls = type(policy)
+    if P.POLICIES.get(getattr(policy, "name", None)) is cls:
+        return policy.name
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _takes(name: str) -> set[str]:
+    if ":" not in name:
+        return set(P.parameters(name))
+    return set(inspect.signature(_import_policy(name).__init__).parameters) - {"self"}
+
+
+def _import_policy(path: str) -> type[P.Policy]:
+    module_name, _, qualname = path.partition(":")
+    if "<locals>" in qualname:
+        raise SpecError(f"policy class {path} is defined inside a function; define it at module level "
+                        "so that resume, show, replay and load can import it")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise SpecError(f"cannot import policy class {path}: {exc}; it must be importable where the run "
+                        "is read back") from None
+    if not (isinstance(obj, type) and issubclass(obj, P.Policy)):
+        raise SpecError(f"{path} is not a policies.Policy subclass")
+    return obj
+
+
+@dataclass(frozen=True, eq=False)
+class ExperimentSpec:
+    """Every setting of one experiment. Defaults live here and nowhere else.
+
+    ``space=None`` means rows of a curve table (``halving.simulate``): trial i's
+    config is ``{"row": i}``, and ``trials`` is the number of rows.
+    """
+
+    metric: str
+    mode: str
+    max_epochs: int
+    space: Space | None = None
+    policy: PolicySpec = PolicySpec("asha")
+    trials: int | None = None
+    budget: int | None = None
+    workers: int | None = None
+    timeout: float | None = None
+    seed: int = 0
+    max_failures: int = 0
+    trial_timeout: float | None = None
+    paused_in_memory: int = 64
+    cpus_per_rung: tuple[int, ...] | None = None
+    lookahead: int = 1
+    target: str | None = None
+
+    # Fields that make an experiment a different one; the others may change on resume.
+    IDENTITY = ("space", "metric", "mode", "policy", "policy_params", "max_epochs", "n_trials", "budget", "seed")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metric, str) or not self.metric:
+            raise SpecError(f"metric must be a non-empty string, but got metric={self.metric!r}")
+        if self.mode not in ("max", "min"):
+            raise SpecError(f"mode must be 'max' or 'min', but got mode={self.mode!r}")
+        if not isinstance(self.policy, PolicySpec):
+            raise SpecError(f"policy must be a PolicySpec, but got policy={self.policy!r}")
+        try:
+            for name in ("max_epochs", "trials", "budget", "workers"):
+                checks.count(name, getattr(self, name), allow_none=name != "max_epochs")
+            checks.count("seed", self.seed, low=0)
+            checks.count("max_failures", self.max_failures, low=0)
+            checks.count("paused_in_memory", self.paused_in_memory, low=0)
+            checks.count("lookahead", self.lookahead, low=0)
+            checks.seconds("timeout", self.timeout)
+            checks.seconds("trial_timeout", self.trial_timeout)
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
+        object.__setattr__(self, "cpus_per_rung", _check_ladder(self.cpus_per_rung))
+        if self.space is not None and not isinstance(self.space, Space):
+            object.__setattr__(self, "space", _space(self.space))
+        if self.space is None and self.trials is None:
+            raise SpecError("a curve table experiment (space=None) needs trials=N rows")
+        self.n_trials  # a grid's size is checked now, not when the first trial starts
+
+    # ------------------------------------------------------------ derived
+    @property
+    def n_trials(self) -> int:
+        if self.trials is not None:
+            return self.trials
+        try:
+            size = self.space.grid_size()
+        except ValueError as exc:
+            raise SpecError(f"trials=None enumerates a grid, but {exc}; pass trials=N to sample") from None
+        if size > MAX_GRID:
+            raise SpecError(f"trials=None enumerates the grid, but it has {size:.3g} points (more than "
+                            f"{MAX_GRID:.0e}); pass trials=N to sample from it")
+        return size
+
+    def config_of(self, trial: int) -> dict:
+        """Trial ``trial``'s configuration: the same for the same seed, in any process."""
+        if self.space is None:
+            return {"row": trial}
+        if self.trials is None:
+            grid = self.__dict__.get("_grid")
+            if grid is None:  # built once: a grid is indexed once per trial
+                grid = self.space.grid()
+                object.__setattr__(self, "_grid", grid)
+            return grid[trial]
+        return self.space.config(trial, self.seed)
+
+    def started_policy(self) -> P.Policy:
+        """A fresh policy started for this experiment; a policy that refuses the
+        experiment (``min_epochs`` past ``max_epochs``, say) is a ``SpecError`` here."""
+        policy = self.policy.build()
+        try:
+            policy.start(n_trials=self.n_trials, max_epochs=self.max_epochs, mode=self.mode)
+        except TypeError as exc:
+            raise SpecTypeError(str(exc)) from None
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
+        return policy
+
+    def replace(self, **changes: Any) -> ExperimentSpec:
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------ dict form
+    def to_dict(self) -> dict:
+        """The log's first record and ``spec.json`` (flat, JSON-ready)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "space":
+                value = None if value is None else value.to_spec()
+            elif f.name == "policy":
+                out["policy"], out["policy_params"] = value.name, _plain(dict(value.params))
+                continue
+            elif f.name == "cpus_per_rung" and value is not None:
+                value = list(value)
+            out[f.name] = value
+        out["n_trials"] = self.n_trials
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], **changes: Any) -> ExperimentSpec:
+        """The spec a log or ``spec.json`` holds; absent fields take their defaults."""
+        if not isinstance(data, Mapping) or "policy" not in data:
+            raise SpecError(f"not an experiment spec: {str(data)[:200]}")
+        names = {f.name for f in dataclasses.fields(cls)} - {"policy"}
+        args = {k: v for k, v in data.items() if k in names and v is not None}
+        args["trials"] = data.get("trials")  # None is meaningful: the whole grid
+        if args.get("space") is not None:
+            args["space"] = Space.from_spec(args["space"])
+        args["policy"] = PolicySpec(data["policy"], dict(data.get("policy_params") or {}))
+        args.update(changes)
+        return cls(**args)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ExperimentSpec) and _plain(self.to_dict()) == _plain(other.to_dict())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def check_same(self, logged: Mapping[str, Any], where: Any) -> None:
+        """Refuse to continue a log of another experiment."""
+        mine = self.to_dict()
+        for key in self.IDENTITY:
+            a, b = _plain(mine.get(key)), _plain(logged.get(key))
+            if a != b:
+                raise SpecError(f"{where} holds another experiment: its {key} is {b!r}, but this one has {a!r}")
+
+
+def _space(obj: Any) -> Space:
+    try:
+        return load_space(obj)
+    except TypeError as exc:
+        raise SpecTypeError(str(exc)) from None
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+
+
+def _check_ladder(ladder: Sequence[int] | None) -> tuple[int, ...] | None:
+    if ladder is None:
+        return None
+    steps = tuple(ladder) if isinstance(ladder, (list, tuple)) else ()
+    if not steps or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in steps):
+        raise SpecError(f"cpus_per_rung must be a list of positive ints such as [1, 2, 4], but got {ladder!r}")
+    return steps
+
+
+def _plain(value: Any) -> Any:
+    """JSON's view of a value: what a log holds, and what compares equal after a round trip."""
+    return json.loads(json.dumps(value, default=_json_default, allow_nan=True))
+
+
+def _json_default(obj: Any) -> Any:
+    item = getattr(obj, "item", None)
+    if callable(item):
+        return item()
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    return str(obj)

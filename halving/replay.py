@@ -1,0 +1,142 @@
+"""Replays: a logged experiment's state rebuilt through the live loop's transitions
+(how a run resumes and how it is read back), and its recorded curves re-decided under
+other policies (``halving replay``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+import policies as P
+from policies import Action
+
+from .engine import Engine
+from .errors import UserError
+from .eventlog import EventKind, decision_from_event
+from .result import Result
+
+__all__ = ["ReplayMismatch", "replay_log", "replay_policies", "curve_matrix"]
+
+
+class ReplayMismatch(UserError):
+    """The log does not match what the policy decides: not the same experiment."""
+
+
+def replay_log(engine: Engine, events: Iterable[dict]) -> dict:
+    """Rebuild ``engine``'s state from logged events by making its policy the same calls in
+    the same order. Raises ``ReplayMismatch`` when the policy disagrees with the log."""
+    state = _Replay(engine)
+    for ev in events:
+        handler = state.handlers.get(ev["kind"])
+        if handler is not None:
+            handler(ev)
+    # Reports logged for a grant that had not ended were trained but their grant is
+    # still open: the reserved count is what remains of it.
+    engine.reserved = sum(engine.trials[t].granted - engine.trials[t].trained for t in engine.running)
+    return state.stats
+
+
+class _Replay:
+    """One handler per event kind, each the live loop's transition for that event."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.stats = {"reports": 0, "decisions": 0, "assignments": 0}
+        self.tainted: set[int] = set()  # after a non-finite value the policy saw no more of a trial
+        self.handlers: dict[str, Callable[[dict], None]] = {
+            EventKind.TRIAL_CREATED.value: lambda ev: engine.created(ev["trial"], json.loads(ev["payload"])),
+            EventKind.ASSIGNED.value: self.assigned,
+            EventKind.REPORT.value: self.report,
+            EventKind.REFUSED.value: self.refused,
+            EventKind.REMOVED.value: lambda ev: engine.policy.remove(ev["trial"], ev["epoch"]),
+            EventKind.DECISION.value: self.decision,
+            EventKind.TRIAL_FAILED.value: lambda ev: engine.failed(ev["trial"], json.loads(ev["payload"])["error"]),
+            EventKind.RESTARTED.value: self.restarted,
+            EventKind.EXPERIMENT_FINISHED.value: lambda ev: setattr(engine, "finished", True),
+        }
+
+    def _next_is(self, ev: dict, what: str) -> P.Assignment:
+        a = self.engine.policy.next()
+        if not isinstance(a, P.Assignment) or a.trial != ev["trial"]:
+            raise ReplayMismatch(f"the log {what} trial {ev['trial']} but the policy now gives {a!r}")
+        return a
+
+    def assigned(self, ev: dict) -> None:
+        a = self._next_is(ev, "assigns")
+        self.engine.assigned(ev["trial"], ev["epoch"], ev["until"], a.reason)
+        self.stats["assignments"] += 1
+
+    def refused(self, ev: dict) -> None:
+        self._next_is(ev, "refuses")
+
+    def report(self, ev: dict) -> None:
+        engine = self.engine
+        trial, epoch, value = ev["trial"], ev["epoch"], ev["value"]
+        start = engine.trials[trial].trained
+        if epoch != start + 1:
+            raise ReplayMismatch(f"trial {trial} reports epoch {epoch} after {start}")
+        extra = [json.loads(ev["metrics"])] if ev["metrics"] else None
+        if value is not None and math.isfinite(value) and trial not in self.tainted:
+            engine.policy.report(trial, epoch, value)
+            worker = ev["worker"] if ev["worker"] is not None else -1
+            engine.reported(trial, start, [value], [ev["time"]], worker, extra, 1)
+        else:
+            self.tainted.add(trial)
+            engine.reported(trial, start, [], [], -1, None, 1)
+        self.stats["reports"] += 1
+
+    def decision(self, ev: dict) -> None:
+        engine = self.engine
+        d = decision_from_event(ev)
+        engine.decided(d)
+        if d.action is Action.CONTINUE:
+            until = engine._cap(d.trial, d.until)
+            if until is not None:  # else the log holds the STOP that followed
+                engine.assigned(d.trial, engine.trials[d.trial].trained, until)
+        self.stats["decisions"] += 1
+
+    def restarted(self, ev: dict) -> None:
+        self.engine.trials[ev["trial"]].restart = "replayed"
+
+
+def curve_matrix(result: Result) -> tuple[np.ndarray, list[int]]:
+    """Recorded curves as trials x max_epochs (NaN where never trained), and the trial ids of the rows."""
+    table = result.table()
+    trials = sorted(result.configs)
+    row = {t: i for i, t in enumerate(trials)}
+    curves = np.full((len(trials), result.max_epochs), np.nan)
+    for t, e, v in zip(table.column("trial").to_pylist(), table.column("epoch").to_pylist(),
+                       table.column(result.metric).to_pylist()):
+        curves[row[t], e - 1] = v
+    return curves, trials
+
+
+def replay_policies(run_dir: str | os.PathLike, names: list[str], workers: int | None = None) -> list[dict]:
+    """Each named policy re-decided on the recorded curves of ``run_dir``, with no training."""
+    from .rundir import load_run
+    from .simulation import simulate
+
+    spec, recorded = load_run(run_dir)
+    curves, trial_ids = curve_matrix(recorded)
+    sign = P.Direction(recorded.mode).sign
+    return [_replay_row(simulate(curves, policy=name, mode=recorded.mode, workers=workers or spec.workers or 2,
+                                 seed=spec.seed, metric=recorded.metric, cut_short="stop"),
+                        name, recorded, trial_ids, sign)
+            for name in names]
+
+
+def _replay_row(result: Result, name: str, recorded: Result, trial_ids: list[int], sign: float) -> dict[str, Any]:
+    best, best_recorded = result.best_value, recorded.best_value
+    return {
+        "policy": name,
+        "best_value": best,
+        "best_trial": None if result.best_trial is None else trial_ids[result.best_trial],
+        "regret": None if best is None or best_recorded is None else sign * (best_recorded - best),
+        "epochs_used": result.epochs_used,
+        "cut_short": sum(1 for d in result.decisions if d.reason.rule == "curve-cut-short"),
+        "recorded_epochs": recorded.epochs_used,
+    }

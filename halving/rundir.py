@@ -1,0 +1,80 @@
+"""A run dir read back: its spec and its result, rebuilt from the event log alone.
+
+Reading never writes to the run dir and never unpickles anything from it; the best
+model is loaded only when ``result.best_model`` is asked for (see ``Result``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .engine import Engine
+from .errors import UserError
+from .eventlog import EventKind, iter_events, read_events
+from .experiment import ExperimentSpec
+from .replay import replay_log
+from .result import Result
+
+__all__ = ["read_spec", "load", "load_run", "spec_of_events", "BEST_MODEL"]
+
+BEST_MODEL = "best_model.pkl"
+
+
+def _existing(run_dir: str | os.PathLike) -> Path:
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise UserError(f"run dir {path} does not exist")
+    return path
+
+
+def _events(path: Path):
+    try:
+        return read_events(path)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+
+
+def spec_of_events(events, where: object) -> ExperimentSpec:
+    """The spec in a log's first record."""
+    for ev in iter_events(events.slice(0, 1)):
+        if ev["kind"] == EventKind.EXPERIMENT_STARTED.value:
+            data = json.loads(ev["payload"])
+            data.pop("version", None)
+            return ExperimentSpec.from_dict(data)
+    raise UserError(f"{where}: the event log does not start with experiment_started")
+
+
+def read_spec(run_dir: str | os.PathLike) -> ExperimentSpec:
+    """The spec of a run dir, from its log's first record."""
+    return spec_of_events(_events(_existing(run_dir)), run_dir)
+
+
+class _NoBackend:
+    """Stands in for a backend when a run is only read back: nothing runs."""
+
+    def now(self) -> float:
+        return 0.0
+
+    def release(self, trial: int, keep: bool) -> None:
+        pass
+
+
+def load_run(run_dir: str | os.PathLike) -> tuple[ExperimentSpec, Result]:
+    """The spec and the result of a run from its log, finished or not (nothing is started)."""
+    path = _existing(run_dir)
+    events = _events(path)
+    spec = spec_of_events(events, path)
+    engine = Engine(spec, spec.policy.build(), _NoBackend())
+    replay_log(engine, iter_events(events))
+    times = [t for t in events.column("time").to_pylist() if t == t]
+    model = path / BEST_MODEL
+    result = engine.result(run_dir=str(path), wall_seconds=max(times) - min(times) if times else 0.0,
+                           model_path=str(model) if engine.best_trial is not None and model.exists() else None)
+    return spec, result
+
+
+def load(run_dir: str | os.PathLike) -> Result:
+    """The result of a run from its log, finished or not (nothing is started)."""
+    return load_run(run_dir)[1]

@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol, Sequence
 import policies as P
 from policies import Action, Decision, Reason
 
-from .backends.protocol import Backend, Restarted, Segment, Start
+from .backends.protocol import Backend, Segment, Start
 from .experiment import ExperimentSpec
 from .result import ReportTable, Result, TrialState
 

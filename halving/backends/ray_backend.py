@@ -19,8 +19,8 @@ make room, so Ray's resource accounting always matches what runs.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import ray
@@ -29,20 +29,10 @@ from ray import cloudpickle
 from .checkpoints import CheckpointStore
 from .protocol import Event, Restarted, Segment, Start
 from .ray_cluster import capacity
-from .ray_pool import give_back, keeping_idle, take_idle
-from .worker import CONCURRENCY_GROUPS, TrialWorker
+from .ray_faults import FaultHandling, NoCapacityError
+from .ray_workers import Slot, WorkerPool
 
 __all__ = ["RayBackend"]
-
-@dataclass
-class _Slot:
-    actor: Any
-    cpus: float
-    calls: deque = field(default_factory=deque)  # refs of the run calls sent and not yet collected, oldest first
-    paused: "OrderedDict[int, None]" = field(default_factory=OrderedDict)  # oldest first
-    queue: deque = field(default_factory=deque)  # jobs that must run here (unmovable trials)
-    drops: list = field(default_factory=list)  # trials to let go of, sent with the next call
-
 
 @dataclass
 class _Job:
@@ -63,7 +53,7 @@ class Settings(Protocol):
     cpus_per_rung: tuple[int, ...] | None
 
 
-class RayBackend:
+class RayBackend(FaultHandling):
     """A pool of TrialWorker actors; concurrency is bounded by the engine's ``workers``."""
 
     def __init__(self, trainable: Any, spec: Settings, *, workers: int, class_trainable: bool,
@@ -81,19 +71,14 @@ class RayBackend:
         self.trial_timeout = spec.trial_timeout
         self.spent: dict[int, float] = {}  # trial -> seconds its calls took so far
         cluster = capacity()
+        self.nodes = set(cluster.alive)  # ids of the nodes alive at the last look
         self.capacity = cluster.cpus or 1.0
         self.max_node_cpus = cluster.max_node_cpus or 1.0
         # More workers than CPUs: each gets a share, so that all of them can be placed.
         self.base_cpus = 1.0 if workers <= self.capacity else self.capacity / workers
-        self._remote = ray.remote(concurrency_groups=CONCURRENCY_GROUPS)(TrialWorker)
-        self._trainable_ref = ray.put(trainable)
-        self.slots: dict[int, _Slot] = {}
-        self._next_slot = 0
-        self._binding: list = []
-        reused = take_idle(self.base_cpus, workers)
-        for i in range(workers):
-            self._new_slot(self.base_cpus, reused[i] if i < len(reused) else None)
-        self._check_workers_start()
+        self.pool = WorkerPool(trainable, spec.metric)
+        self.slots = self.pool.slots  # the same dict: placement reads it on every call
+        self.pool.start(workers, self.base_cpus)
         self.home: dict[int, int] = {}  # trial -> slot holding its state
         self.configs: dict[int, dict] = {}
         self.epoch: dict[int, int] = {}  # trial -> epoch its last call will end at
@@ -167,11 +152,13 @@ class RayBackend:
     def wait(self) -> list[Event]:
         self._pump()
         while True:
-            timeout = self._next_deadline()
-            ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=timeout)
+            if not self.inflight and (self.pending or any(s.queue for s in self.slots.values())):
+                raise NoCapacityError(f"no worker can be placed for {len(self.active)} trials: the cluster "
+                                      f"has {self.capacity:g} CPUs left")
+            ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=self._poll_seconds())
             out: list[Event] = [seg for ref in ready if (seg := self._collect(ref)) is not None]
             if not ready:
-                out = self._time_out_overdue()
+                out = self._time_out_overdue() + self._lost_nodes()
             if self.restarts:
                 out.extend(self.restarts)
                 self.restarts = []
@@ -206,58 +193,6 @@ class RayBackend:
         if seg.error is not None or seg.missing is not None or seg.finished:
             self.home.pop(job.trial, None)
         return seg
-
-    def _training(self) -> list:
-        """The calls workers are training now (each worker's oldest; the others wait behind it)."""
-        return [slot.calls[0] for slot in self.slots.values() if slot.calls and slot.calls[0] in self.inflight]
-
-    def _next_deadline(self) -> float | None:
-        if self.trial_timeout is None or not self.inflight:
-            return None
-        now = time.time()
-        left = min((self.trial_timeout - self.spent.get(job.trial, 0.0) - (now - sent)
-                    for job, _, _, sent in map(self.inflight.__getitem__, self._training())), default=None)
-        return None if left is None else max(0.0, left) + 0.01
-
-    def _time_out_overdue(self) -> list[Segment]:
-        """End every call whose trial has run past ``trial_timeout``; keep what it reported."""
-        out = []
-        now = time.time()
-        for ref in self._training():
-            job, index, start, sent = self.inflight[ref]
-            spent = self.spent.get(job.trial, 0.0) + now - sent
-            if self.trial_timeout is None or spent < self.trial_timeout:
-                continue
-            del self.inflight[ref]
-            slot = self.slots[index]
-            slot.calls.popleft()
-            try:
-                seg = ray.get(slot.actor.partial.remote(job.trial), timeout=10)
-            except Exception:  # noqa: BLE001 - the worker may be wedged; the reports are lost then
-                seg = None
-            if seg is None or seg.start != start:
-                seg = Segment(job.trial, start, [], [], worker=index)
-            seg.timed_out = True
-            seg.error = (f"TrialTimeout: trial {job.trial} trained {spent:.1f} s in all, past "
-                         f"trial_timeout={self.trial_timeout} s; its worker was ended")
-            self.home.pop(job.trial, None)
-            self._replace_slot(index)
-            out.append(seg)
-        return out
-
-    def _replace_slot(self, index: int) -> None:
-        """End a worker (its paused trials lose their state) and start a fresh one in its place."""
-        slot = self.slots.pop(index)
-        for t in [t for t, h in self.home.items() if h == index]:
-            del self.home[t]
-        for ref in slot.calls:  # sent, waiting behind the ended call: never started
-            job, _, start, _ = self.inflight.pop(ref)
-            job.start = start
-            self._restart(job, "its worker was ended")
-        for job in slot.queue:
-            self._restart(job, "its worker was ended")
-        ray.kill(slot.actor)
-        self._new_slot(slot.cpus)
 
     # --- placement -----------------------------------------------------------
     def _cpus(self, rung: int) -> float:
@@ -308,7 +243,7 @@ class RayBackend:
     def _acquire(self, cpus: float) -> int | None:
         """A worker of ``cpus`` CPUs for a job: an idle one, a new one where the CPUs allow, else
         one whose current call the job can wait behind (``lookahead``); None when all are full."""
-        if self._training_count() >= self.workers:
+        if self.pool.training() >= self.workers:
             idle = []  # `workers` trials train already: the job can only wait behind one of them
         else:
             idle = [i for i, s in self.slots.items() if not s.calls and not s.queue]
@@ -320,24 +255,22 @@ class RayBackend:
                         key=lambda i: len(self.slots[i].paused)):
             if free >= cpus - 1e-9:
                 break
+            cpus_i = self.slots[i].cpus
             if self._retire(i):
-                free += self.slots.pop(i).cpus
-        if free >= cpus - 1e-9 and self._training_count() < self.workers:
-            return self._new_slot(cpus)
+                free += cpus_i
+        if free >= cpus - 1e-9 and self.pool.training() < self.workers:
+            return self.pool.add(cpus)
         behind = [i for i, s in self.slots.items()
                   if s.cpus == cpus and len(s.calls) < self.depth and not s.queue]
         if behind:
             return min(behind, key=lambda i: (self._busy_for(i), len(self.slots[i].paused), i))
         return None
 
-    def _training_count(self) -> int:
-        return sum(1 for s in self.slots.values() if s.calls)
-
-    def _room(self, slot: _Slot) -> bool:
+    def _room(self, slot: Slot) -> bool:
         """Can ``slot`` take a call now? Behind its current one (``lookahead``), or when idle, if
         fewer than ``workers`` workers train: concurrency never exceeds ``workers``."""
         n = len(slot.calls)
-        return n < self.depth if n else self._training_count() < self.workers
+        return n < self.depth if n else self.pool.training() < self.workers
 
     def _busy_for(self, index: int) -> float:
         """Seconds until the worker is expected to be through the calls it holds (by epochs granted)."""
@@ -356,26 +289,8 @@ class RayBackend:
             return False
         for trial in list(slot.paused):
             self._spill(trial, index)
-        ray.kill(slot.actor)
+        self.pool.end(index)
         return True
-
-    def _check_workers_start(self) -> None:
-        """Fail fast, with the cause, when a worker cannot even load the trainable."""
-        try:
-            ray.get(self._binding)
-        except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
-            self.close(reuse=False)
-            raise RuntimeError(f"a Ray worker could not start or load the trainable: {exc}") from None
-
-    def _new_slot(self, cpus: float, actor: Any = None) -> int:
-        index = self._next_slot
-        self._next_slot += 1
-        if actor is None:
-            actor = self._remote.options(num_cpus=cpus).remote()
-        # Training calls run in order: the trainable is bound before any work of this experiment.
-        self._binding.append(actor.bind.remote(self._trainable_ref, self.metric, index))
-        self.slots[index] = _Slot(actor, cpus)
-        return index
 
     def _call(self, index: int, job: _Job) -> None:
         slot = self.slots[index]
@@ -420,47 +335,6 @@ class RayBackend:
         del self.home[trial]
         self.spilled_trials.add(trial)
 
-    # --- faults ----------------------------------------------------------------
-    def _worker_died(self, job: _Job, index: int, start: int, exc: Exception) -> Segment | None:
-        """A worker process (or its node) died: replace it where the cluster still has room;
-        its trials restart from checkpoints or from scratch, and the engine logs which."""
-        trial = job.trial
-        slot = self.slots.pop(index, None)
-        lost = [t for t, h in self.home.items() if h == index]
-        for t in lost:
-            del self.home[t]
-        queued = list(slot.queue) if slot is not None else []
-        try:
-            self.capacity = capacity().cpus or self.capacity
-        except Exception:  # noqa: BLE001 - the GCS may be busy right after a node died
-            pass
-        # Concurrency shrinks with the cluster: never ask Ray for workers it cannot place.
-        self.workers = max(1, min(self.workers, int(self.capacity // self.base_cpus + 1e-9)))
-        used = sum(s.cpus for s in self.slots.values())
-        if slot is not None and len(self.slots) < self.workers and used + slot.cpus <= self.capacity + 1e-9:
-            self._new_slot(slot.cpus)
-        for other in queued:  # work that waited for the dead worker goes elsewhere
-            self._restart(other, "its worker died before it ran")
-        self.deaths[trial] = self.deaths.get(trial, 0) + 1
-        if self.deaths[trial] > self.max_worker_deaths:
-            self.epoch[trial] = start
-            return Segment(trial, start, [], [], worker=index,
-                           error=f"WorkerDied: trial {trial} lost its worker {self.deaths[trial]} times "
-                                 f"({type(exc).__name__}); giving up on it")
-        job.start = start
-        self._restart(job, f"its worker process died ({type(exc).__name__})")
-        return None
-
-    def _restart(self, job: _Job, why: str) -> None:
-        trial = job.trial
-        start = self.epoch.get(trial, 0) if job.start is None else job.start
-        job.start = start
-        self.spilled_trials.discard(trial)
-        job.restored = self.store.take(trial) if start > 0 else None
-        how = Start.CHECKPOINT if job.restored is not None else (Start.SCRATCH if start > 0 else Start.NEW)
-        self.restarts.append(Restarted(trial, start, how, why))
-        self._place(job)
-
     # --- the end ----------------------------------------------------------------
     def fetch_model(self, trial: int) -> Any:
         home = self.home.get(trial)
@@ -478,13 +352,5 @@ class RayBackend:
         return None if blob is None else cloudpickle.loads(blob)
 
     def close(self, reuse: bool = True) -> None:
-        """Let go of every trial; inside ``reuse_workers()``, healthy workers wait, idle, for
-        this driver's next experiment; otherwise they end."""
-        reuse = reuse and keeping_idle()
-        for slot in self.slots.values():
-            if reuse and not slot.calls:
-                slot.actor.reset.remote()
-                give_back(slot.cpus, slot.actor)
-            else:
-                ray.kill(slot.actor)
-        self.slots = {}
+        """Let go of every trial and of the workers (see ``WorkerPool.close``)."""
+        self.pool.close(reuse)

@@ -38,14 +38,15 @@ class Capacity:
 
     cpus: float
     max_node_cpus: float
-    nodes: int
+    alive: frozenset[str]  # node ids
 
 
 def capacity() -> Capacity:
     """CPUs of the nodes Ray reports alive, in all and on the largest node."""
     alive = [n for n in ray.nodes() if n.get("Alive")]
     cpus = [float(n["Resources"].get("CPU", 0.0)) for n in alive]
-    return Capacity(cpus=sum(cpus), max_node_cpus=max(cpus, default=0.0), nodes=len(alive))
+    return Capacity(cpus=sum(cpus), max_node_cpus=max(cpus, default=0.0),
+                    alive=frozenset(n["NodeID"] for n in alive))
 
 
 @contextlib.contextmanager

@@ -35,12 +35,13 @@ class TrialWorker:
         self.index = -1
         self.runners: dict[int, Any] = {}
 
-    def bind(self, trainable: Any, metric: str, index: int) -> bool:
+    def bind(self, trainable: Any, metric: str, index: int) -> str:
+        """Take the experiment's trainable; returns the id of the node this worker runs on."""
         self.reset()
         self.trainable = trainable
         self.metric = metric
         self.index = index
-        return True
+        return ray.get_runtime_context().get_node_id()
 
     def reset(self) -> None:
         for trial in list(self.runners):

@@ -1,0 +1,151 @@
+"""Faults of the Ray backend: trials past their ``trial_timeout``, workers that die, and
+nodes that die (a dead node may never answer a pending call, so the backend never waits on
+it unbounded: it polls and recounts the live nodes)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import ray
+
+from ..errors import UserError
+from .protocol import Restarted, Segment, Start
+from .ray_cluster import capacity
+
+__all__ = ["FaultHandling", "NoCapacityError", "NODE_POLL_SECONDS"]
+
+# How often a waiting backend asks Ray which nodes are alive.
+NODE_POLL_SECONDS = 5.0
+
+
+class NoCapacityError(UserError):
+    """No worker can be placed: the cluster lost the nodes it needed."""
+
+
+class FaultHandling:
+    """Mixed into ``RayBackend``: its timeouts, dead workers and dead nodes."""
+
+    def _poll_seconds(self) -> float:
+        deadline = self._next_deadline()
+        return NODE_POLL_SECONDS if deadline is None else min(deadline, NODE_POLL_SECONDS)
+
+    def _lost_nodes(self) -> list[Segment]:
+        """Treat every call on a node Ray no longer reports alive as a dead worker's."""
+        try:
+            alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+        except Exception:  # noqa: BLE001 - the GCS may be busy right after a node died; ask again later
+            return []
+        dead = self.nodes - alive
+        self.nodes &= alive
+        if not dead:
+            return []
+        out = []
+        for index in self.pool.on_nodes(dead):
+            slot = self.slots.get(index)
+            if slot is not None and not slot.calls:  # idle: its paused trials are lost with it
+                self.slots.pop(index)
+                for t in [t for t, h in self.home.items() if h == index]:
+                    del self.home[t]
+                for job in slot.queue:
+                    self._restart(job, "its node died before it ran")
+                continue
+            for ref in list(slot.calls if slot is not None else ()):
+                job, _, start, _ = self.inflight.pop(ref)
+                seg = self._worker_died(job, index, start, ray.exceptions.NodeDiedError("its node died"))
+                if seg is not None:
+                    out.append(seg)
+        return out
+
+    def _training(self) -> list:
+        """The calls workers are training now (each worker's oldest; the others wait behind it)."""
+        return [slot.calls[0] for slot in self.slots.values() if slot.calls and slot.calls[0] in self.inflight]
+
+    def _next_deadline(self) -> float | None:
+        if self.trial_timeout is None or not self.inflight:
+            return None
+        now = time.time()
+        left = min((self.trial_timeout - self.spent.get(job.trial, 0.0) - (now - sent)
+                    for job, _, _, sent in map(self.inflight.__getitem__, self._training())), default=None)
+        return None if left is None else max(0.0, left) + 0.01
+
+    def _time_out_overdue(self) -> list[Segment]:
+        """End every call whose trial has run past ``trial_timeout``; keep what it reported."""
+        out = []
+        now = time.time()
+        for ref in self._training():
+            job, index, start, sent = self.inflight[ref]
+            spent = self.spent.get(job.trial, 0.0) + now - sent
+            if self.trial_timeout is None or spent < self.trial_timeout:
+                continue
+            del self.inflight[ref]
+            slot = self.slots[index]
+            slot.calls.popleft()
+            try:
+                seg = ray.get(slot.actor.partial.remote(job.trial), timeout=10)
+            except Exception:  # noqa: BLE001 - the worker may be wedged; the reports are lost then
+                seg = None
+            if seg is None or seg.start != start:
+                seg = Segment(job.trial, start, [], [], worker=index)
+            seg.timed_out = True
+            seg.error = (f"TrialTimeout: trial {job.trial} trained {spent:.1f} s in all, past "
+                         f"trial_timeout={self.trial_timeout} s; its worker was ended")
+            self.home.pop(job.trial, None)
+            self._replace_slot(index)
+            out.append(seg)
+        return out
+
+    def _replace_slot(self, index: int) -> None:
+        """End a worker (its paused trials lose their state) and start a fresh one in its place."""
+        slot = self.slots.pop(index)
+        for t in [t for t, h in self.home.items() if h == index]:
+            del self.home[t]
+        for ref in slot.calls:  # sent, waiting behind the ended call: never started
+            job, _, start, _ = self.inflight.pop(ref)
+            job.start = start
+            self._restart(job, "its worker was ended")
+        for job in slot.queue:
+            self._restart(job, "its worker was ended")
+        ray.kill(slot.actor)
+        self.pool.add(slot.cpus)
+
+    def _worker_died(self, job: Any, index: int, start: int, exc: Exception) -> Segment | None:
+        """A worker process (or its node) died: replace it where the cluster still has room;
+        its trials restart from checkpoints or from scratch, and the engine logs which."""
+        trial = job.trial
+        slot = self.slots.pop(index, None)
+        lost = [t for t, h in self.home.items() if h == index]
+        for t in lost:
+            del self.home[t]
+        queued = list(slot.queue) if slot is not None else []
+        try:
+            self.capacity = capacity().cpus or self.capacity
+        except Exception:  # noqa: BLE001 - the GCS may be busy right after a node died
+            pass
+        # Concurrency shrinks with the cluster: never ask Ray for workers it cannot place.
+        self.workers = max(1, min(self.workers, int(self.capacity // self.base_cpus + 1e-9)))
+        used = sum(s.cpus for s in self.slots.values())
+        if slot is not None and len(self.slots) < self.workers and used + slot.cpus <= self.capacity + 1e-9:
+            self.pool.add(slot.cpus)
+        for other in queued:  # work that waited for the dead worker goes elsewhere
+            self._restart(other, "its worker died before it ran")
+        self.deaths[trial] = self.deaths.get(trial, 0) + 1
+        if self.deaths[trial] > self.max_worker_deaths:
+            self.epoch[trial] = start
+            return Segment(trial, start, [], [], worker=index,
+                           error=f"WorkerDied: trial {trial} lost its worker {self.deaths[trial]} times "
+                                 f"({type(exc).__name__}); giving up on it")
+        job.start = start
+        self._restart(job, f"its worker process died ({type(exc).__name__})")
+        return None
+
+    def _restart(self, job: Any, why: str) -> None:
+        trial = job.trial
+        start = self.epoch.get(trial, 0) if job.start is None else job.start
+        job.start = start
+        self.spilled_trials.discard(trial)
+        job.restored = self.store.take(trial) if start > 0 else None
+        how = Start.CHECKPOINT if job.restored is not None else (Start.SCRATCH if start > 0 else Start.NEW)
+        self.restarts.append(Restarted(trial, start, how, why))
+        self._place(job)
+

@@ -10,6 +10,7 @@ Every expected value below was worked out by hand; the comments show the work.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 
@@ -18,6 +19,7 @@ import pytest
 
 import halving
 import policies as P
+from halving.synthetic import synthetic_curves
 from policies import Action
 
 CONTINUE, PAUSE, STOP, COMPLETE = Action.CONTINUE, Action.PAUSE, Action.STOP, Action.COMPLETE
@@ -433,6 +435,35 @@ def test_hyperband_inner_finishes(inner, workers):
     assert set(s.value for s in result.states.values()) <= {"stopped", "completed"}
     assert len(result.states) == 60
 
+
+# Decisions of halving.simulate under Hyperband, recorded on the code before its brackets were
+# built through public constructor arguments: composing them differently must not change one.
+# Each row: inner, trials, R, workers, seed, eta, budget, number of decisions, sha256 of them.
+HYPERBAND_RECORDED = [
+    ("sha", 143, 81, 4, 0, 3, None, 392, "007acf69e6d0d5fb3a4319ffc4e4ca25ca6f5dc5e7b97ace3d01ca3b34d92383"),
+    ("sha", 300, 27, 7, 5, 3, None, 790, "d608a3227764fb1be547e633e563fb67031e9b3e11eebb402a2bf82515cff4ab"),
+    ("sha", 50, 10, 3, 2, 2, None, 139, "719573f569ea4519eda3c467384a573d8519b02f377f3ae315f59bc76f217b4d"),
+    ("sha", 200, 27, 5, 1, 3, 400, 365, "588bc79449a766750d76390bc91674f8a16684bc557d1934b95a668b31ae5ba5"),
+    ("asha", 143, 81, 4, 0, 3, None, 359, "9f8e1ec27f08c11343843143998ad40d93707dbb023383900774463f49644b41"),
+    ("asha", 300, 27, 7, 5, 3, None, 689, "15d69f05be0d604d5b8ad8e615e29c40f5e38936e7061ece302448682e630a8d"),
+    ("asha", 50, 10, 3, 2, 2, None, 121, "60fb46ccd94fece83741bd0ed00e2799691bd335a6d4165d2597588fb01032ad"),
+    ("asha", 200, 27, 5, 1, 3, 400, 292, "9957996fc31b45e9ad5a31a5e929b41bed117ac2fefa337edeeeba25954126b5"),
+]
+
+
+def _decisions_digest(decisions) -> str:
+    rows = [(d.trial, d.epoch, d.action.value, tuple(d.reason), d.until) for d in decisions]
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+@pytest.mark.parametrize(("inner", "n", "R", "workers", "seed", "eta", "budget", "count", "digest"),
+                         HYPERBAND_RECORDED)
+def test_hyperband_decisions_as_recorded(inner, n, R, workers, seed, eta, budget, count, digest):
+    curves = synthetic_curves(n, R, seed=seed)
+    result = halving.simulate(curves, policy="hyperband", workers=workers, seed=seed, eta=eta, inner=inner,
+                              budget=budget)
+    assert len(result.decisions) == count
+    assert _decisions_digest(result.decisions) == digest
 
 # -- interval rules: median, bandit, truncation --------------------------------------
 

@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import statistics
+import time
 
 import numpy as np
 import pytest
@@ -472,3 +473,75 @@ def test_grid_equals_the_enumerated_product(seed):
     assert space.grid_size() == len(expected)
     assert grid == expected and list(grid) == expected
     assert [grid[i] for i in range(len(expected))] == expected
+
+
+# -- the lazy grid ------------------------------------------------------------------
+
+
+def _huge_space() -> Space:
+    # 24 axes of 10 values: 10**24 points, far beyond any memory.
+    return Space.from_spec({f"d{k:02d}": sp.grid(list(range(10))) for k in range(24)} | {"fixed": "x"})
+
+
+def test_huge_grid_is_lazy():
+    space = _huge_space()
+    start = time.perf_counter()
+    assert space.grid_size() == 10**24
+    grid = space.grid()
+    assert grid.size == 10**24
+    point = grid[10**23]  # digits 1, 0, 0, ...: the first axis is the slowest
+    assert point == {"d00": 1} | {f"d{k:02d}": 0 for k in range(1, 24)} | {"fixed": "x"}
+    assert tuple(point) == space.names
+    assert grid[-1] == {f"d{k:02d}": 9 for k in range(24)} | {"fixed": "x"}
+    assert grid[123_456_789] == {f"d{k:02d}": int(c) for k, c in enumerate(f"{123_456_789:024d}")} | {"fixed": "x"}
+    assert time.perf_counter() - start < 1.0
+    with pytest.raises(OverflowError, match=r"10{24} points.*grid_size"):
+        len(grid)
+
+
+def test_grid_indexing():
+    space = Space.from_spec({"a": sp.grid([1, 2]), "b": sp.choice([[0], [1], [2]])})
+    grid = space.grid()
+    assert len(grid) == 6 and grid[-1] == {"a": 2, "b": [2]} and grid[-6] == grid[0]
+    assert grid[1:5:2] == [grid[1], grid[3]]
+    grid[0]["b"].append(9)  # each point is a fresh copy
+    assert grid[0] == {"a": 1, "b": [0]}
+    assert grid[np.int64(4)] == {"a": 2, "b": [1]}
+    with pytest.raises(IndexError, match=r"6 points, but got i=6"):
+        grid[6]
+    with pytest.raises(IndexError, match=r"i=-7"):
+        grid[-7]
+    with pytest.raises(TypeError, match=r"i='0'"):
+        grid["0"]
+    assert grid == space.grid() and grid != [] and grid != space.grid()[:5]
+    assert {"a": 2, "b": [0]} in grid and grid.index({"a": 2, "b": [0]}) == 3
+    assert "grid of 6 configs over a, b" in repr(grid)
+
+
+# -- composition ----------------------------------------------------------------------
+
+
+def test_constructors_compose_a_domain_a_prior_and_q():
+    assert sp.qloguniform(1, 100, 5) == sp.Float(sp.Uniform(1, 100, log=True), q=5)
+    assert sp.lognormal(0, 1) == sp.Float(sp.Normal(0.0, 1.0, log=True))
+    assert sp.randint(0, 3) == sp.Integer(0, 3)
+    assert sp.grid([1]) == sp.Categorical((1,), enumerated=True)
+    for name in ("uniform", "quniform", "loguniform", "qloguniform", "normal", "qnormal", "lognormal",
+                 "qlognormal", "randint", "choice", "grid"):
+        spec = FULL[{"uniform": "u", "quniform": "qu", "loguniform": "lr", "qloguniform": "qlu", "normal": "n",
+                     "qnormal": "qn", "lognormal": "ln", "qlognormal": "qln", "randint": "ri", "choice": "act",
+                     "grid": "bs"}[name]]
+        dim = getattr(sp, name)(**{k: v for k, v in spec.items() if k != "type"})
+        assert dim.type == name and dim.to_dict() == Space.from_spec({"x": spec}).dimensions["x"].to_dict()
+    assert repr(sp.qnormal(0, 1, 0.5)) == "qnormal(mu=0.0, sigma=1.0, q=0.5)"
+
+
+@pytest.mark.parametrize("make", [sp.quniform, sp.qloguniform, sp.qnormal, sp.qlognormal])
+def test_q_variants_need_a_q(make):
+    with pytest.raises(TypeError, match=rf"{make.__name__} needs a number for q, but got q=None"):
+        make(1, 2, None)
+
+
+def test_float_needs_a_prior():
+    with pytest.raises(TypeError, match=r"Float needs a Uniform or Normal prior, but got prior=3"):
+        sp.Float(3)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -435,6 +436,62 @@ def test_hyperband_inner_finishes(inner, workers):
     assert set(s.value for s in result.states.values()) <= {"stopped", "completed"}
     assert len(result.states) == 60
 
+
+
+def test_a_bracket_is_successive_halving_over_its_own_trials_and_levels():
+    # Bracket s=1 of R=9, eta=3: rungs 3 and 9, holding the experiment's trials 4, 7, 2 (in that order).
+    sha = P.SuccessiveHalving(3, 3, bracket=P.Bracket(1, (3, 9), (4, 7, 2)))
+    sha.start(n_trials=3, max_epochs=9)
+    assert [sha.next() for _ in range(3)] == [P.Assignment(t, 3, new=True) for t in (4, 7, 2)]
+    assert sha.report(4, 3, 0.5)[0].reason == P.Reason("waiting-for-rung", rung=0, bracket=1, detail="1 of 3 reported")
+    sha.report(7, 3, 0.9)
+    first, *_ = sha.report(2, 3, 0.1)
+    assert (first.trial, first.action, first.reason.bracket) == (2, STOP, 1)
+    assert sha.next() == P.Assignment(7, 9, new=False, reason=P.Reason("top-k", 0, 0.9, 3, 1, 1))
+    assert sha.params() == {"eta": 3, "min_epochs": 3, "bracket": P.Bracket(1, (3, 9), (4, 7, 2))}
+    asha = P.ASHA(3, 1, bracket=P.Bracket(2, (1, 3, 9), (5, 0)))
+    asha.start(n_trials=2, max_epochs=9)
+    assert asha.levels == [1, 3, 9] and asha.next() == P.Assignment(5, 1, new=True)
+
+
+def test_hyperband_builds_its_brackets_through_public_arguments():
+    hb = P.Hyperband(eta=3, seed=0)
+    hb.start(n_trials=143, max_epochs=81)
+    spec = P.hyperband_brackets(81, 3)
+    assert [(b.bracket.index, len(b.bracket.trials), list(b.bracket.levels)) for b in hb.brackets] == spec
+    assert sorted(t for b in hb.brackets for t in b.bracket.trials) == list(range(143))
+    assert all(type(b) is P.SuccessiveHalving and b.min_epochs == b.bracket.levels[0] for b in hb.brackets)
+    # No private field of another object is set: Hyperband composes, it does not reach in.
+    source = (Path(P.__file__).parent / "_hyperband.py").read_text()
+    assert not re.search(r"\b(?!self\b)\w+\._\w+\s*=", source)
+
+
+@pytest.mark.parametrize(
+    ("build", "exc", "match"),
+    [
+        (lambda: P.Bracket(-1, (1, 3), (0,)), ValueError, "index=-1"),
+        (lambda: P.Bracket(0, [1, 3], (0,)), TypeError, "levels=[1, 3]"),
+        (lambda: P.Bracket(0, (1, 3), ()), TypeError, "trials=()"),
+        (lambda: P.Bracket(0, (3, 3), (0,)), ValueError, "levels=(3, 3)"),
+        (lambda: P.Bracket(0, (0, 3), (0,)), ValueError, "levels=0"),
+        (lambda: P.Bracket(0, (1, 3), (0, 1.5)), TypeError, "trials=1.5"),
+        (lambda: P.ASHA(3, 1, bracket=(0, (1, 3), (0,))), TypeError, "bracket=(0,"),
+        (lambda: P.ASHA(3, 1, bracket=P.Bracket(0, (3, 9), (0,))), ValueError, "first level 3, but got min_epochs=1"),
+    ],
+)
+def test_bracket_validation(build, exc, match):
+    with pytest.raises(exc, match=re.escape(match)):
+        build()
+
+
+@pytest.mark.parametrize(
+    ("n_trials", "max_epochs", "match"),
+    [(2, 27, "last level must be max_epochs=27"), (3, 9, "bracket's 2 trials, but got n_trials=3")],
+)
+def test_bracket_must_fit_the_experiment(n_trials, max_epochs, match):
+    sha = P.SuccessiveHalving(3, 3, bracket=P.Bracket(1, (3, 9), (4, 7)))
+    with pytest.raises(ValueError, match=re.escape(match)):
+        sha.start(n_trials=n_trials, max_epochs=max_epochs)
 
 # Decisions of halving.simulate under Hyperband, recorded on the code before its brackets were
 # built through public constructor arguments: composing them differently must not change one.

@@ -12,6 +12,11 @@ in every config. The semantics follow Azure ML HyperDrive / hyperopt:
 * ``randint(low, high)`` gives integers in ``[low, high)``, like numpy;
 * ``grid`` is enumerated by grid search and sampled like ``choice`` otherwise.
 
+Those ten names (and ``grid``) are thin constructors over three domains: a
+``Float`` drawn from a prior (``Uniform`` or ``Normal``, each optionally in
+log space) and optionally quantised by ``q``; an ``Integer``; and a
+``Categorical``. Each concept is checked once, in the part that owns it.
+
 A space is written as a dict, in Python or in a JSON / YAML file::
 
     {"lr": {"type": "loguniform", "low": 1e-6, "high": 0.1},
@@ -23,7 +28,8 @@ A space is written as a dict, in Python or in a JSON / YAML file::
 offending value. Config ``i`` of ``Space.sample(n, seed)`` depends only on
 ``(seed, i)``, so ``Space.config(i, seed)`` gives it without sampling the
 others. Sampled values are plain Python ``float`` / ``int`` / ``str`` / ...,
-never numpy scalars, so configs serialise to JSON.
+never numpy scalars, so configs serialise to JSON. ``Space.grid()`` is lazy:
+point ``i`` is decoded on demand, so a grid's size never costs memory.
 """
 
 from __future__ import annotations

@@ -493,6 +493,12 @@ def test_bracket_must_fit_the_experiment(n_trials, max_epochs, match):
     with pytest.raises(ValueError, match=re.escape(match)):
         sha.start(n_trials=n_trials, max_epochs=max_epochs)
 
+
+def test_hyperband_refuses_more_trials_than_it_can_assign():
+    # trials=None over a 10**24-point grid: a clear error at start, not memory exhausted.
+    with pytest.raises(ValueError, match=re.escape("at most 100000000 trials, but got n_trials=" + str(10**24))):
+        P.Hyperband().start(n_trials=10**24, max_epochs=9)
+
 # Decisions of halving.simulate under Hyperband, recorded on the code before its brackets were
 # built through public constructor arguments: composing them differently must not change one.
 # Each row: inner, trials, R, workers, seed, eta, budget, number of decisions, sha256 of them.

@@ -67,7 +67,7 @@ import numpy as np  # noqa: E402
 
 import halving  # noqa: E402
 from halving.examples import mlp_digits, sgd_digits  # noqa: E402
-from halving.space import Choice, LogUniform, Space, Uniform  # noqa: E402
+from halving.space import Space  # noqa: E402
 
 WORKLOADS = {"sgd": sgd_digits, "mlp": mlp_digits}
 WALL_VS_RAY = 0.5
@@ -102,12 +102,11 @@ def make_ray_fn(mod, configs: list[dict], max_t: int):
 
 
 def _suggest(trial, name: str, dim):
-    if isinstance(dim, Choice):
-        return trial.suggest_categorical(name, list(dim.values))
-    if isinstance(dim, LogUniform):
-        return trial.suggest_float(name, dim.low, dim.high, log=True)
-    if isinstance(dim, Uniform):
-        return trial.suggest_float(name, dim.low, dim.high)
+    form = dim.to_dict()  # the dict form names the type; the space's classes are composed
+    if form["type"] in ("choice", "grid"):
+        return trial.suggest_categorical(name, form["values"])
+    if form["type"] in ("uniform", "loguniform"):
+        return trial.suggest_float(name, form["low"], form["high"], log=form["type"] == "loguniform")
     raise TypeError(f"no Optuna distribution for {name}: {dim!r}")
 
 

@@ -12,6 +12,11 @@ in every config. The semantics follow Azure ML HyperDrive / hyperopt:
 * ``randint(low, high)`` gives integers in ``[low, high)``, like numpy;
 * ``grid`` is enumerated by grid search and sampled like ``choice`` otherwise.
 
+Those ten names (and ``grid``) are thin constructors over three domains: a
+``Float`` drawn from a prior (``Uniform`` or ``Normal``, each optionally in
+log space) and optionally quantised by ``q``; an ``Integer``; and a
+``Categorical``. Each concept is checked once, in the part that owns it.
+
 A space is written as a dict, in Python or in a JSON / YAML file::
 
     {"lr": {"type": "loguniform", "low": 1e-6, "high": 0.1},
@@ -23,43 +28,40 @@ A space is written as a dict, in Python or in a JSON / YAML file::
 offending value. Config ``i`` of ``Space.sample(n, seed)`` depends only on
 ``(seed, i)``, so ``Space.config(i, seed)`` gives it without sampling the
 others. Sampled values are plain Python ``float`` / ``int`` / ``str`` / ...,
-never numpy scalars, so configs serialise to JSON.
+never numpy scalars, so configs serialise to JSON. ``Space.grid()`` is lazy:
+point ``i`` is decoded on demand, so a grid's size never costs memory.
 """
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import math
 import numbers
 import os
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, overload
 
 import numpy as np
 import yaml
 
 __all__ = [
-    "Choice",
+    "Categorical",
     "Dimension",
-    "Grid",
-    "LogNormal",
-    "LogUniform",
+    "Float",
+    "GridPoints",
+    "Integer",
     "Normal",
-    "QLogNormal",
-    "QLogUniform",
-    "QNormal",
-    "QUniform",
-    "RandInt",
     "Space",
     "Uniform",
     "choice",
-    "dimension_from_dict",
     "grid",
     "load_space",
     "lognormal",
@@ -167,31 +169,71 @@ def _exp(x: float) -> float:
 
 
 # --------------------------------------------------------------------------
-# dimensions
+# priors: how a float is drawn, before any quantisation
 # --------------------------------------------------------------------------
+# A prior is checked by the Float that holds it, so that an error names the
+# dimension's type as the user wrote it (``qloguniform needs low > 0``).
+# No slots on these frozen dataclasses: with slots, Python 3.11 raises a
+# TypeError instead of FrozenInstanceError when a non-field is assigned.
 
 
-class Dimension:
-    """Base class of all dimensions: one distribution over a parameter's values."""
+@dataclass(frozen=True)
+class Uniform:
+    """Uniform in ``[low, high)``; with ``log``, uniform in log space between the actual bounds."""
 
-    __slots__ = ()
-    type: ClassVar[str] = ""
+    low: float
+    high: float
+    log: bool = False
 
-    def sample(self, rng: np.random.Generator) -> Any:
-        """One value drawn with ``rng``, as a plain Python value."""
-        raise NotImplementedError
+    @property
+    def name(self) -> str:
+        return "loguniform" if self.log else "uniform"
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form, e.g. ``{"type": "uniform", "low": 0.0, "high": 1.0}``."""
-        out: dict[str, Any] = {"type": self.type}
-        for f in fields(self):  # type: ignore[arg-type]
-            out[f.name] = _copy(getattr(self, f.name))
-        return out
+    def checked(self, kind: str) -> Uniform:
+        """A copy with float bounds, or a TypeError / ValueError naming ``kind``."""
+        low = _real(kind, "low", self.low)
+        high = _real(kind, "high", self.high)
+        if self.log and low <= 0:
+            raise ValueError(f"{kind} needs low > 0, but got low={low!r}")
+        _check_bounds(kind, low, high)
+        if not math.isfinite(high - low):  # numpy's uniform would return inf or nan
+            raise ValueError(
+                f"{kind} needs a finite range high - low, but got low={low!r}, high={high!r}"
+            )
+        return Uniform(low, high, self.log)
 
-    @classmethod
-    def keys(cls) -> tuple[str, ...]:
-        """The keys of this dimension's dict form, ``"type"`` first."""
-        return ("type",) + tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    def draw(self, rng: np.random.Generator) -> float:
+        if not self.log:
+            return float(rng.uniform(self.low, self.high))
+        x = _exp(float(rng.uniform(math.log(self.low), math.log(self.high))))
+        return min(max(x, self.low), self.high)  # exp(log(b)) may miss b by an ulp
+
+    def params(self) -> dict[str, float]:
+        return {"low": self.low, "high": self.high}
+
+
+@dataclass(frozen=True)
+class Normal:
+    """``normal(mu, sigma)``; with ``log``, its exponential (a log-normal)."""
+
+    mu: float
+    sigma: float
+    log: bool = False
+
+    @property
+    def name(self) -> str:
+        return "lognormal" if self.log else "normal"
+
+    def checked(self, kind: str) -> Normal:
+        """A copy with float parameters, or a TypeError / ValueError naming ``kind``."""
+        return Normal(_real(kind, "mu", self.mu), _positive(kind, "sigma", self.sigma), self.log)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        x = float(rng.normal(self.mu, self.sigma))
+        return _exp(x) if self.log else x
+
+    def params(self) -> dict[str, float]:
+        return {"mu": self.mu, "sigma": self.sigma}
 
 
 def _check_bounds(kind: str, low: float, high: float) -> None:
@@ -199,208 +241,115 @@ def _check_bounds(kind: str, low: float, high: float) -> None:
         raise ValueError(f"{kind} needs low < high, but got low={low!r}, high={high!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class Uniform(Dimension):
-    """A float uniform in ``[low, high)``."""
-
-    type: ClassVar[str] = "uniform"
-    low: float
-    high: float
-
-    def __post_init__(self) -> None:
-        low = _real(self.type, "low", self.low)
-        high = _real(self.type, "high", self.high)
-        _check_bounds(self.type, low, high)
-        if not math.isfinite(high - low):
-            raise ValueError(
-                f"{self.type} needs a finite range high - low, but got low={low!r}, high={high!r}"
-            )
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
-
-    def sample(self, rng: np.random.Generator) -> float:
-        return float(rng.uniform(self.low, self.high))
+# --------------------------------------------------------------------------
+# domains: float, int, categorical
+# --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class QUniform(Dimension):
-    """``round(uniform(low, high) / q) * q``, a float."""
+class Dimension:
+    """Base class of the domains: one distribution over a parameter's values."""
 
-    type: ClassVar[str] = "quniform"
-    low: float
-    high: float
-    q: float
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        low = _real(self.type, "low", self.low)
-        high = _real(self.type, "high", self.high)
-        _check_bounds(self.type, low, high)
-        if not math.isfinite(high - low):
-            raise ValueError(
-                f"{self.type} needs a finite range high - low, but got low={low!r}, high={high!r}"
-            )
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
-        object.__setattr__(self, "q", _positive(self.type, "q", self.q))
+    @property
+    def type(self) -> str:
+        """The name of the dict form, e.g. ``"qloguniform"``."""
+        raise NotImplementedError
 
-    def sample(self, rng: np.random.Generator) -> float:
-        return _quantize(float(rng.uniform(self.low, self.high)), self.q)
+    def sample(self, rng: np.random.Generator) -> Any:
+        """One value drawn with ``rng``, as a plain Python value."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, e.g. ``{"type": "uniform", "low": 0.0, "high": 1.0}``."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        form = self.to_dict()
+        kind = form.pop("type")
+        return f"{kind}({', '.join(f'{k}={v!r}' for k, v in form.items())})"
 
 
-@dataclass(frozen=True, slots=True)
-class LogUniform(Dimension):
-    """``exp(uniform(log(low), log(high)))``; ``low`` and ``high`` are the actual bounds."""
+@dataclass(frozen=True, repr=False)
+class Float(Dimension):
+    """A float drawn from ``prior``, then, if ``q`` is set, rounded to ``round(x / q) * q``."""
 
-    type: ClassVar[str] = "loguniform"
-    low: float
-    high: float
+    prior: Uniform | Normal
+    q: float | None = None
 
     def __post_init__(self) -> None:
-        low = _real(self.type, "low", self.low)
-        high = _real(self.type, "high", self.high)
-        if low <= 0:
-            raise ValueError(f"{self.type} needs low > 0, but got low={low!r}")
-        _check_bounds(self.type, low, high)
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
+        if not isinstance(self.prior, (Uniform, Normal)):
+            raise TypeError(f"Float needs a Uniform or Normal prior, but got prior={self.prior!r}")
+        kind = self.type
+        object.__setattr__(self, "prior", self.prior.checked(kind))
+        if self.q is not None:
+            object.__setattr__(self, "q", _positive(kind, "q", self.q))
+
+    @property
+    def type(self) -> str:
+        return ("" if self.q is None else "q") + self.prior.name
 
     def sample(self, rng: np.random.Generator) -> float:
-        x = _exp(float(rng.uniform(math.log(self.low), math.log(self.high))))
-        return min(max(x, self.low), self.high)
+        x = self.prior.draw(rng)
+        return x if self.q is None else _quantize(x, self.q)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, **self.prior.params()}
+        if self.q is not None:
+            out["q"] = self.q
+        return out
 
 
-@dataclass(frozen=True, slots=True)
-class QLogUniform(Dimension):
-    """``round(exp(uniform(log(low), log(high))) / q) * q``, a float."""
-
-    type: ClassVar[str] = "qloguniform"
-    low: float
-    high: float
-    q: float
-
-    def __post_init__(self) -> None:
-        low = _real(self.type, "low", self.low)
-        high = _real(self.type, "high", self.high)
-        if low <= 0:
-            raise ValueError(f"{self.type} needs low > 0, but got low={low!r}")
-        _check_bounds(self.type, low, high)
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
-        object.__setattr__(self, "q", _positive(self.type, "q", self.q))
-
-    def sample(self, rng: np.random.Generator) -> float:
-        x = _exp(float(rng.uniform(math.log(self.low), math.log(self.high))))
-        return _quantize(min(max(x, self.low), self.high), self.q)
-
-
-@dataclass(frozen=True, slots=True)
-class Normal(Dimension):
-    """A float from ``normal(mu, sigma)``."""
-
-    type: ClassVar[str] = "normal"
-    mu: float
-    sigma: float
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "mu", _real(self.type, "mu", self.mu))
-        object.__setattr__(self, "sigma", _positive(self.type, "sigma", self.sigma))
-
-    def sample(self, rng: np.random.Generator) -> float:
-        return float(rng.normal(self.mu, self.sigma))
-
-
-@dataclass(frozen=True, slots=True)
-class QNormal(Dimension):
-    """``round(normal(mu, sigma) / q) * q``, a float."""
-
-    type: ClassVar[str] = "qnormal"
-    mu: float
-    sigma: float
-    q: float
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "mu", _real(self.type, "mu", self.mu))
-        object.__setattr__(self, "sigma", _positive(self.type, "sigma", self.sigma))
-        object.__setattr__(self, "q", _positive(self.type, "q", self.q))
-
-    def sample(self, rng: np.random.Generator) -> float:
-        return _quantize(float(rng.normal(self.mu, self.sigma)), self.q)
-
-
-@dataclass(frozen=True, slots=True)
-class LogNormal(Dimension):
-    """``exp(normal(mu, sigma))``, a positive float."""
-
-    type: ClassVar[str] = "lognormal"
-    mu: float
-    sigma: float
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "mu", _real(self.type, "mu", self.mu))
-        object.__setattr__(self, "sigma", _positive(self.type, "sigma", self.sigma))
-
-    def sample(self, rng: np.random.Generator) -> float:
-        return _exp(float(rng.normal(self.mu, self.sigma)))
-
-
-@dataclass(frozen=True, slots=True)
-class QLogNormal(Dimension):
-    """``round(exp(normal(mu, sigma)) / q) * q``, a float."""
-
-    type: ClassVar[str] = "qlognormal"
-    mu: float
-    sigma: float
-    q: float
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "mu", _real(self.type, "mu", self.mu))
-        object.__setattr__(self, "sigma", _positive(self.type, "sigma", self.sigma))
-        object.__setattr__(self, "q", _positive(self.type, "q", self.q))
-
-    def sample(self, rng: np.random.Generator) -> float:
-        return _quantize(_exp(float(rng.normal(self.mu, self.sigma))), self.q)
-
-
-@dataclass(frozen=True, slots=True)
-class RandInt(Dimension):
+@dataclass(frozen=True, repr=False)
+class Integer(Dimension):
     """An int uniform in ``[low, high)`` (``high`` excluded, like numpy)."""
 
-    type: ClassVar[str] = "randint"
     low: int
     high: int
 
     def __post_init__(self) -> None:
-        low = _integer(self.type, "low", self.low)
-        high = _integer(self.type, "high", self.high)
-        _check_bounds(self.type, low, high)
-        if low < _INT64_MIN or high > _INT64_MAX:
+        kind = self.type
+        low = _integer(kind, "low", self.low)
+        high = _integer(kind, "high", self.high)
+        _check_bounds(kind, low, high)
+        if low < _INT64_MIN or high > _INT64_MAX:  # what numpy's integers() can draw
             raise ValueError(
-                f"{self.type} needs bounds within the int64 range, but got low={low!r}, high={high!r}"
+                f"{kind} needs bounds within the int64 range, but got low={low!r}, high={high!r}"
             )
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
 
+    @property
+    def type(self) -> str:
+        return "randint"
+
     def sample(self, rng: np.random.Generator) -> int:
         return int(rng.integers(self.low, self.high))
 
-
-def _values(kind: str, values: Any) -> tuple[Any, ...]:
-    if not isinstance(values, (list, tuple)):
-        raise TypeError(f"{kind} needs a list of values, but got values={values!r}")
-    if not values:
-        raise ValueError(f"{kind} needs at least one value, but got values={values!r}")
-    return tuple(_plain(v, f"{kind} values[{i}]") for i, v in enumerate(values))
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "low": self.low, "high": self.high}
 
 
-@dataclass(frozen=True, slots=True)
-class Choice(Dimension):
-    """One of ``values``, each equally likely."""
+@dataclass(frozen=True, repr=False)
+class Categorical(Dimension):
+    """One of ``values``, each equally likely; ``enumerated`` ones are a grid search's axes."""
 
-    type: ClassVar[str] = "choice"
     values: tuple[Any, ...]
+    enumerated: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "values", _values(self.type, self.values))
+        values = self.values
+        kind = self.type
+        if not isinstance(values, (list, tuple)):
+            raise TypeError(f"{kind} needs a list of values, but got values={values!r}")
+        if not values:
+            raise ValueError(f"{kind} needs at least one value, but got values={values!r}")
+        plain = tuple(_plain(v, f"{kind} values[{i}]") for i, v in enumerate(values))
+        object.__setattr__(self, "values", plain)
+
+    @property
+    def type(self) -> str:
+        return "grid" if self.enumerated else "choice"
 
     def sample(self, rng: np.random.Generator) -> Any:
         return _copy(self.values[int(rng.integers(len(self.values)))])
@@ -409,96 +358,96 @@ class Choice(Dimension):
         return {"type": self.type, "values": [_copy(v) for v in self.values]}
 
 
-@dataclass(frozen=True, slots=True)
-class Grid(Choice):
-    """One of ``values``: enumerated by grid search, sampled like ``choice``."""
-
-    type: ClassVar[str] = "grid"
+# --------------------------------------------------------------------------
+# HyperDrive's names, as thin constructors
+# --------------------------------------------------------------------------
 
 
-_DIMENSIONS: dict[str, type[Dimension]] = {
-    cls.type: cls
-    for cls in (
-        Uniform, QUniform, LogUniform, QLogUniform, Normal, QNormal,
-        LogNormal, QLogNormal, RandInt, Choice, Grid,
-    )
-}
-
-
-def uniform(low: float, high: float) -> Uniform:
+def uniform(low: float, high: float) -> Float:
     """A float uniform in ``[low, high)``."""
-    return Uniform(low, high)
+    return Float(Uniform(low, high))
 
 
-def quniform(low: float, high: float, q: float) -> QUniform:
+def quniform(low: float, high: float, q: float) -> Float:
     """``round(uniform(low, high) / q) * q``."""
-    return QUniform(low, high, q)
+    return _quantised(Uniform(low, high), q)
 
 
-def loguniform(low: float, high: float) -> LogUniform:
+def loguniform(low: float, high: float) -> Float:
     """``exp(uniform(log(low), log(high)))``, with ``0 < low < high``."""
-    return LogUniform(low, high)
+    return Float(Uniform(low, high, log=True))
 
 
-def qloguniform(low: float, high: float, q: float) -> QLogUniform:
+def qloguniform(low: float, high: float, q: float) -> Float:
     """``round(exp(uniform(log(low), log(high))) / q) * q``."""
-    return QLogUniform(low, high, q)
+    return _quantised(Uniform(low, high, log=True), q)
 
 
-def normal(mu: float, sigma: float) -> Normal:
+def normal(mu: float, sigma: float) -> Float:
     """A float from ``normal(mu, sigma)``."""
-    return Normal(mu, sigma)
+    return Float(Normal(mu, sigma))
 
 
-def qnormal(mu: float, sigma: float, q: float) -> QNormal:
+def qnormal(mu: float, sigma: float, q: float) -> Float:
     """``round(normal(mu, sigma) / q) * q``."""
-    return QNormal(mu, sigma, q)
+    return _quantised(Normal(mu, sigma), q)
 
 
-def lognormal(mu: float, sigma: float) -> LogNormal:
+def lognormal(mu: float, sigma: float) -> Float:
     """``exp(normal(mu, sigma))``."""
-    return LogNormal(mu, sigma)
+    return Float(Normal(mu, sigma, log=True))
 
 
-def qlognormal(mu: float, sigma: float, q: float) -> QLogNormal:
+def qlognormal(mu: float, sigma: float, q: float) -> Float:
     """``round(exp(normal(mu, sigma)) / q) * q``."""
-    return QLogNormal(mu, sigma, q)
+    return _quantised(Normal(mu, sigma, log=True), q)
 
 
-def randint(low: int, high: int) -> RandInt:
+def randint(low: int, high: int) -> Integer:
     """An int in ``[low, high)``."""
-    return RandInt(low, high)
+    return Integer(low, high)
 
 
-def choice(values: list[Any] | tuple[Any, ...]) -> Choice:
+def choice(values: list[Any] | tuple[Any, ...]) -> Categorical:
     """One of ``values``, uniformly."""
-    return Choice(values)  # type: ignore[arg-type]
+    return Categorical(values)  # type: ignore[arg-type]
 
 
-def grid(values: list[Any] | tuple[Any, ...]) -> Grid:
+def grid(values: list[Any] | tuple[Any, ...]) -> Categorical:
     """One of ``values``: enumerated by grid search, uniform when sampled."""
-    return Grid(values)  # type: ignore[arg-type]
+    return Categorical(values, enumerated=True)  # type: ignore[arg-type]
+
+
+def _quantised(prior: Uniform | Normal, q: float) -> Float:
+    # Float reads q=None as "not quantised"; a q-variant must not silently become one.
+    if q is None:
+        raise TypeError(f"q{prior.name} needs a number for q, but got q=None")
+    return Float(prior, q)
+
+
+_CONSTRUCTORS = {
+    f.__name__: (f, ("type", *inspect.signature(f).parameters))
+    for f in (uniform, quniform, loguniform, qloguniform, normal, qnormal,
+              lognormal, qlognormal, randint, choice, grid)
+}
 
 
 def _quoted(keys: Any) -> str:
     return ", ".join(repr(k) for k in keys)
 
 
-def dimension_from_dict(spec: Mapping[str, Any]) -> Dimension:
+def _dimension_from_dict(spec: Mapping[str, Any]) -> Dimension:
     """Parse a dimension's dict form, e.g. ``{"type": "uniform", "low": 0, "high": 1}``."""
-    if not isinstance(spec, Mapping):
-        raise TypeError(f"a dimension must be a dict with a 'type' key, but got {spec!r}")
     if "type" not in spec:
         raise ValueError(
-            f"dimension is missing key 'type' (one of {_quoted(_DIMENSIONS)}), got {dict(spec)!r}"
+            f"dimension is missing key 'type' (one of {_quoted(_CONSTRUCTORS)}), got {dict(spec)!r}"
         )
     kind = spec["type"]
     if not isinstance(kind, str):
         raise TypeError(f"dimension 'type' must be a string, but got type={kind!r}")
-    cls = _DIMENSIONS.get(kind)
-    if cls is None:
-        raise ValueError(f"unknown type {kind!r}; known types: {_quoted(_DIMENSIONS)}")
-    allowed = cls.keys()
+    if kind not in _CONSTRUCTORS:
+        raise ValueError(f"unknown type {kind!r}; known types: {_quoted(_CONSTRUCTORS)}")
+    make, allowed = _CONSTRUCTORS[kind]
     for key in spec:
         if key not in allowed:
             raise ValueError(
@@ -510,7 +459,7 @@ def dimension_from_dict(spec: Mapping[str, Any]) -> Dimension:
             f"{kind} is missing key {missing[0]!r} (required keys: {_quoted(allowed)}), "
             f"got {dict(spec)!r}"
         )
-    return cls(**{key: spec[key] for key in allowed[1:]})
+    return make(**{key: spec[key] for key in allowed[1:]})
 
 
 # --------------------------------------------------------------------------
@@ -554,6 +503,29 @@ def _read_file(path: Path) -> Any:
 # Space
 # --------------------------------------------------------------------------
 
+
+@dataclass(frozen=True, slots=True)
+class _Constant:
+    """A parameter fixed to ``value`` (already plain) in every config."""
+
+    value: Any
+
+
+def _parameter(value: Any) -> Dimension | _Constant:
+    """One parameter of a spec: a dimension, a dimension's dict form, or a constant."""
+    if isinstance(value, Dimension):
+        return value
+    if isinstance(value, Mapping):
+        return _dimension_from_dict(value)
+    if value is None or isinstance(value, (bool, str, numbers.Real, list, tuple, np.ndarray, np.bool_)):
+        return _Constant(_plain(value, "constant"))
+    raise TypeError(
+        "must be a dimension (e.g. uniform(0, 1)), a dimension dict "
+        "(e.g. {'type': 'uniform', 'low': 0, 'high': 1}) or a JSON-able "
+        f"constant, but got {value!r} ({type(value).__name__})"
+    )
+
+
 class Space:
     """A parsed, validated search space: parameter name -> dimension or constant.
 
@@ -582,20 +554,7 @@ class Space:
             if not name:
                 raise ValueError("space parameter names must be non-empty, but got ''")
             try:
-                if isinstance(value, Dimension):
-                    parsed[name] = value
-                elif isinstance(value, Mapping):
-                    parsed[name] = dimension_from_dict(value)
-                elif value is None or isinstance(
-                    value, (bool, str, numbers.Real, list, tuple, np.ndarray, np.bool_)
-                ):
-                    parsed[name] = _Constant(_plain(value, "constant"))
-                else:
-                    raise TypeError(
-                        "must be a dimension (e.g. uniform(0, 1)), a dimension dict "
-                        "(e.g. {'type': 'uniform', 'low': 0, 'high': 1}) or a JSON-able "
-                        f"constant, but got {value!r} ({type(value).__name__})"
-                    )
+                parsed[name] = _parameter(value)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"space[{name!r}]: {exc}") from None
         self._params = parsed
@@ -689,7 +648,7 @@ class Space:
         for name, p in self._params.items():
             if isinstance(p, _Constant):
                 axes.append((name, (p.value,)))
-            elif isinstance(p, Choice):  # Grid is a Choice
+            elif isinstance(p, Categorical):
                 axes.append((name, p.values))
             else:
                 raise ValueError(
@@ -699,26 +658,77 @@ class Space:
         return axes
 
     def grid_size(self) -> int:
-        """How many configs ``grid()`` enumerates."""
+        """How many configs ``grid()`` holds, computed without enumerating them."""
         return math.prod(len(values) for _, values in self._grid_axes())
 
+    def grid(self) -> GridPoints:
+        """Cartesian product of all choice/grid values, last dimension fastest, as a lazy sequence."""
+        return GridPoints(self._grid_axes())
+
     def iter_grid(self) -> Iterator[dict[str, Any]]:
-        """Lazily enumerate the grid, like ``grid()``."""
-        axes = self._grid_axes()
-        names = [name for name, _ in axes]
-        for combo in itertools.product(*(values for _, values in axes)):
+        """Enumerate the grid in ``grid()``'s order."""
+        return iter(self.grid())
+
+
+class GridPoints(Sequence):
+    """A grid's configs, none of them built until asked for.
+
+    Point ``i`` is decoded from ``i`` by mixed radix (the last axis is the
+    fastest digit), so it equals item ``i`` of ``itertools.product`` over the
+    axes, and a grid of 10**24 points costs no more than one of 10. ``len()``
+    cannot go past ``sys.maxsize`` in Python: ``size`` holds any size.
+    """
+
+    __slots__ = ("_axes", "size")
+
+    def __init__(self, axes: list[tuple[str, tuple[Any, ...]]]) -> None:
+        self._axes = axes
+        self.size: int = math.prod(len(values) for _, values in axes)
+
+    def __len__(self) -> int:
+        if self.size > sys.maxsize:
+            raise OverflowError(
+                f"the grid has {self.size} points, more than len() can return; use its .size "
+                "or Space.grid_size()"
+            )
+        return self.size
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(self.size)[i]]
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral):
+            raise TypeError(f"grid indices must be integers, but got i={i!r}")
+        k = int(i) + self.size if i < 0 else int(i)
+        if not 0 <= k < self.size:
+            raise IndexError(f"grid index out of range: the grid has {self.size} points, but got i={i!r}")
+        digits = []
+        for _, values in reversed(self._axes):
+            k, digit = divmod(k, len(values))
+            digits.append(digit)
+        return {name: _copy(values[d]) for (name, values), d in zip(self._axes, reversed(digits))}
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        names = [name for name, _ in self._axes]
+        for combo in itertools.product(*(values for _, values in self._axes)):
             yield {name: _copy(v) for name, v in zip(names, combo)}
 
-    def grid(self) -> list[dict[str, Any]]:
-        """Cartesian product of all choice/grid values, last dimension fastest."""
-        return list(self.iter_grid())
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, GridPoints):
+            return self._axes == other._axes
+        if isinstance(other, (list, tuple)):
+            return self.size == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
 
+    __hash__ = None  # type: ignore[assignment]
 
-@dataclass(frozen=True, slots=True)
-class _Constant:
-    """A parameter fixed to ``value`` (already plain) in every config."""
-
-    value: Any
+    def __repr__(self) -> str:
+        return f"<grid of {self.size} configs over {', '.join(name for name, _ in self._axes)}>"
 
 
 def _index(what: str, value: Any) -> int:

@@ -23,6 +23,7 @@ from ._base import (
 )
 from ._hyperband import Hyperband, hyperband_brackets
 from ._interval import Bandit, MedianStopping, NoPruning, TruncationSelection
+from ._rungs_base import Bracket
 from ._sha import SuccessiveHalving
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Action",
     "Assignment",
     "Bandit",
+    "Bracket",
     "DONE",
     "Decision",
     "Direction",
@@ -66,12 +68,16 @@ POLICIES: dict[str, type[Policy]] = {
 _NAME_DEFAULTS: dict[str, dict] = {"bandit": {"slack_factor": 0.1}}
 
 
+# Set by the experiment (max_epochs) or by Hyperband for its brackets, never chosen by name.
+_NOT_BY_NAME = ("self", "max_epochs", "bracket")
+
+
 def parameters(name: str) -> dict[str, object]:
     """The parameters a named policy takes, with their defaults."""
     cls = _lookup(name)
     out = {}
     for p in inspect.signature(cls.__init__).parameters.values():
-        if p.name in ("self", "max_epochs"):
+        if p.name in _NOT_BY_NAME:
             continue
         out[p.name] = _NAME_DEFAULTS.get(name, {}).get(p.name, p.default)
     return out

@@ -37,7 +37,6 @@ class ASHA(RungPolicy):
         self.rungs = [TopShare(self.eta) for _ in range(self.top)]
         self.waiting = [BestFirst() for _ in range(self.top)]
         self.gone = [SortedScores() for _ in range(self.top)]
-        self.target: dict[int, int] = {}  # running trial -> index of the level it trains to
         self.completed = 0
         # checked[k]: rung k has nothing to promote; only a new entry at k can change that.
         self.checked = [False] * self.top
@@ -63,10 +62,7 @@ class ASHA(RungPolicy):
                             rank=self._leave(k, score, trial), bracket=self._bracket)
             return Assignment(trial, self.levels[k + 1], new=False, reason=reason)
         if self.n_started < self.n_trials:
-            trial = self._new_trial_id()
-            self.target[trial] = 0
-            self.running += 1
-            return Assignment(trial, self.levels[0], new=True)
+            return self._start_new_trial()
         if self.running:
             return WAIT
         if not self.completed:
@@ -149,14 +145,10 @@ class ASHAStop(RungPolicy):
 
     def _setup_rungs(self) -> None:
         self.rungs = [SortedScores() for _ in range(self.top)]
-        self.target: dict[int, int] = {}
 
     def next(self) -> Assignment | object:
         if self.n_started < self.n_trials:
-            trial = self._new_trial_id()
-            self.target[trial] = 0
-            self.running += 1
-            return Assignment(trial, self.levels[0], new=True)
+            return self._start_new_trial()
         return WAIT if self.running else DONE
 
     def report(self, trial: int, epoch: int, value: float) -> Sequence[Decision]:

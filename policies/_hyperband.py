@@ -7,7 +7,7 @@ from typing import Sequence
 
 from ._asha import ASHA
 from ._base import DONE, WAIT, Assignment, Decision, check_int
-from ._rungs_base import RungPolicy
+from ._rungs_base import Bracket, RungPolicy
 from ._sha import SuccessiveHalving
 
 __all__ = ["Hyperband", "hyperband_brackets"]
@@ -43,6 +43,10 @@ class Hyperband(RungPolicy):
     """
 
     name = "hyperband"
+    #: Every trial's bracket is drawn when the policy starts (block by block from one
+    #: seeded generator, so it cannot be computed for a trial alone): about 110 bytes
+    #: and 2 us per trial. Past this, a run (e.g. trials=None over a huge grid) is refused.
+    max_trials = 10**8
 
     def __init__(
         self,
@@ -61,32 +65,40 @@ class Hyperband(RungPolicy):
         self.seed = seed
 
     def params(self) -> dict:
-        return {"eta": self.eta, "min_epochs": self.min_epochs, "inner": self.inner, "seed": self.seed}
+        return {**super().params(), "inner": self.inner, "seed": self.seed}
 
     def _setup_rungs(self) -> None:
+        if self.n_trials > self.max_trials:
+            raise ValueError(
+                f"hyperband draws every trial's bracket up front and takes at most {self.max_trials} trials, "
+                f"but got n_trials={self.n_trials!r}; pass fewer trials"
+            )
         spec = hyperband_brackets(self.max_epochs, self.eta, self.min_epochs)
-        slots = [b for b, (_, n, _) in enumerate(spec) for _ in range(n)]
-        rng = random.Random(self.seed)  # a private generator: no global random state
-        members: list[list[int]] = [[] for _ in spec]
-        for start in range(0, self.n_trials, len(slots)):
-            block = slots[:]
-            rng.shuffle(block)
-            for i, b in enumerate(block[: self.n_trials - start]):
-                members[b].append(start + i)
+        kind = SuccessiveHalving if self.inner == "sha" else ASHA
         self.brackets: list[RungPolicy] = []
         self.bracket_of: dict[int, RungPolicy] = {}
-        for (s, _, levels), ids in zip(spec, members):
+        for (s, _, levels), ids in zip(spec, self._members([n for _, n, _ in spec])):
             if not ids:
                 continue
-            inner = (SuccessiveHalving if self.inner == "sha" else ASHA)(self.eta, levels[0])
-            inner._levels_override = levels
-            inner._trial_ids = ids
-            inner._bracket = s
+            inner = kind(self.eta, levels[0], bracket=Bracket(s, tuple(levels), tuple(ids)))
             inner.start(n_trials=len(ids), max_epochs=self.max_epochs, mode=self.direction.mode)
             self.brackets.append(inner)
             for t in ids:
                 self.bracket_of[t] = inner
         self.spec = spec
+
+    def _members(self, sizes: list[int]) -> list[list[int]]:
+        """The trial ids of each bracket: every block of ``sum(sizes)`` trials is a seeded
+        permutation of one Hyperband iteration, ``sizes[b]`` of them in bracket b."""
+        slots = [b for b, n in enumerate(sizes) for _ in range(n)]
+        rng = random.Random(self.seed)  # a private generator: no global random state
+        members: list[list[int]] = [[] for _ in sizes]
+        for start in range(0, self.n_trials, len(slots)):
+            block = slots[:]
+            rng.shuffle(block)
+            for i, b in enumerate(block[: self.n_trials - start]):
+                members[b].append(start + i)
+        return members
 
     def next(self) -> Assignment | object:
         waiting = False

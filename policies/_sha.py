@@ -32,7 +32,6 @@ class SuccessiveHalving(RungPolicy):
         self.expected = list(sizes)  # reports still to come per rung, less removed trials
         self.results: list[list[tuple[float, int]]] = [[] for _ in self.levels]
         self.pending: list[deque[tuple[int, Reason]]] = [deque() for _ in self.levels]
-        self.target: dict[int, int] = {}
 
     def next(self) -> Assignment | object:
         for k in range(self.top, 0, -1):
@@ -42,10 +41,7 @@ class SuccessiveHalving(RungPolicy):
                 self.running += 1
                 return Assignment(trial, self.levels[k], new=False, reason=reason)
         if self.n_started < self.n_trials:
-            trial = self._new_trial_id()
-            self.target[trial] = 0
-            self.running += 1
-            return Assignment(trial, self.levels[0], new=True)
+            return self._start_new_trial()
         return WAIT if self.running else DONE
 
     def report(self, trial: int, epoch: int, value: float) -> Sequence[Decision]:

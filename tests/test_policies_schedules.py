@@ -10,14 +10,17 @@ Every expected value below was worked out by hand; the comments show the work.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import halving
 import policies as P
+from halving.synthetic import synthetic_curves
 from policies import Action
 
 CONTINUE, PAUSE, STOP, COMPLETE = Action.CONTINUE, Action.PAUSE, Action.STOP, Action.COMPLETE
@@ -433,6 +436,97 @@ def test_hyperband_inner_finishes(inner, workers):
     assert set(s.value for s in result.states.values()) <= {"stopped", "completed"}
     assert len(result.states) == 60
 
+
+
+def test_a_bracket_is_successive_halving_over_its_own_trials_and_levels():
+    # Bracket s=1 of R=9, eta=3: rungs 3 and 9, holding the experiment's trials 4, 7, 2 (in that order).
+    sha = P.SuccessiveHalving(3, 3, bracket=P.Bracket(1, (3, 9), (4, 7, 2)))
+    sha.start(n_trials=3, max_epochs=9)
+    assert [sha.next() for _ in range(3)] == [P.Assignment(t, 3, new=True) for t in (4, 7, 2)]
+    assert sha.report(4, 3, 0.5)[0].reason == P.Reason("waiting-for-rung", rung=0, bracket=1, detail="1 of 3 reported")
+    sha.report(7, 3, 0.9)
+    first, *_ = sha.report(2, 3, 0.1)
+    assert (first.trial, first.action, first.reason.bracket) == (2, STOP, 1)
+    assert sha.next() == P.Assignment(7, 9, new=False, reason=P.Reason("top-k", 0, 0.9, 3, 1, 1))
+    assert sha.params() == {"eta": 3, "min_epochs": 3, "bracket": P.Bracket(1, (3, 9), (4, 7, 2))}
+    asha = P.ASHA(3, 1, bracket=P.Bracket(2, (1, 3, 9), (5, 0)))
+    asha.start(n_trials=2, max_epochs=9)
+    assert asha.levels == [1, 3, 9] and asha.next() == P.Assignment(5, 1, new=True)
+
+
+def test_hyperband_builds_its_brackets_through_public_arguments():
+    hb = P.Hyperband(eta=3, seed=0)
+    hb.start(n_trials=143, max_epochs=81)
+    spec = P.hyperband_brackets(81, 3)
+    assert [(b.bracket.index, len(b.bracket.trials), list(b.bracket.levels)) for b in hb.brackets] == spec
+    assert sorted(t for b in hb.brackets for t in b.bracket.trials) == list(range(143))
+    assert all(type(b) is P.SuccessiveHalving and b.min_epochs == b.bracket.levels[0] for b in hb.brackets)
+    # No private field of another object is set: Hyperband composes, it does not reach in.
+    source = (Path(P.__file__).parent / "_hyperband.py").read_text()
+    assert not re.search(r"\b(?!self\b)\w+\._\w+\s*=", source)
+
+
+@pytest.mark.parametrize(
+    ("build", "exc", "match"),
+    [
+        (lambda: P.Bracket(-1, (1, 3), (0,)), ValueError, "index=-1"),
+        (lambda: P.Bracket(0, [1, 3], (0,)), TypeError, "levels=[1, 3]"),
+        (lambda: P.Bracket(0, (1, 3), ()), TypeError, "trials=()"),
+        (lambda: P.Bracket(0, (3, 3), (0,)), ValueError, "levels=(3, 3)"),
+        (lambda: P.Bracket(0, (0, 3), (0,)), ValueError, "levels=0"),
+        (lambda: P.Bracket(0, (1, 3), (0, 1.5)), TypeError, "trials=1.5"),
+        (lambda: P.ASHA(3, 1, bracket=(0, (1, 3), (0,))), TypeError, "bracket=(0,"),
+        (lambda: P.ASHA(3, 1, bracket=P.Bracket(0, (3, 9), (0,))), ValueError, "first level 3, but got min_epochs=1"),
+    ],
+)
+def test_bracket_validation(build, exc, match):
+    with pytest.raises(exc, match=re.escape(match)):
+        build()
+
+
+@pytest.mark.parametrize(
+    ("n_trials", "max_epochs", "match"),
+    [(2, 27, "last level must be max_epochs=27"), (3, 9, "bracket's 2 trials, but got n_trials=3")],
+)
+def test_bracket_must_fit_the_experiment(n_trials, max_epochs, match):
+    sha = P.SuccessiveHalving(3, 3, bracket=P.Bracket(1, (3, 9), (4, 7)))
+    with pytest.raises(ValueError, match=re.escape(match)):
+        sha.start(n_trials=n_trials, max_epochs=max_epochs)
+
+
+def test_hyperband_refuses_more_trials_than_it_can_assign():
+    # trials=None over a 10**24-point grid: a clear error at start, not memory exhausted.
+    with pytest.raises(ValueError, match=re.escape("at most 100000000 trials, but got n_trials=" + str(10**24))):
+        P.Hyperband().start(n_trials=10**24, max_epochs=9)
+
+# Decisions of halving.simulate under Hyperband, recorded on the code before its brackets were
+# built through public constructor arguments: composing them differently must not change one.
+# Each row: inner, trials, R, workers, seed, eta, budget, number of decisions, sha256 of them.
+HYPERBAND_RECORDED = [
+    ("sha", 143, 81, 4, 0, 3, None, 392, "007acf69e6d0d5fb3a4319ffc4e4ca25ca6f5dc5e7b97ace3d01ca3b34d92383"),
+    ("sha", 300, 27, 7, 5, 3, None, 790, "d608a3227764fb1be547e633e563fb67031e9b3e11eebb402a2bf82515cff4ab"),
+    ("sha", 50, 10, 3, 2, 2, None, 139, "719573f569ea4519eda3c467384a573d8519b02f377f3ae315f59bc76f217b4d"),
+    ("sha", 200, 27, 5, 1, 3, 400, 365, "588bc79449a766750d76390bc91674f8a16684bc557d1934b95a668b31ae5ba5"),
+    ("asha", 143, 81, 4, 0, 3, None, 359, "9f8e1ec27f08c11343843143998ad40d93707dbb023383900774463f49644b41"),
+    ("asha", 300, 27, 7, 5, 3, None, 689, "15d69f05be0d604d5b8ad8e615e29c40f5e38936e7061ece302448682e630a8d"),
+    ("asha", 50, 10, 3, 2, 2, None, 121, "60fb46ccd94fece83741bd0ed00e2799691bd335a6d4165d2597588fb01032ad"),
+    ("asha", 200, 27, 5, 1, 3, 400, 292, "9957996fc31b45e9ad5a31a5e929b41bed117ac2fefa337edeeeba25954126b5"),
+]
+
+
+def _decisions_digest(decisions) -> str:
+    rows = [(d.trial, d.epoch, d.action.value, tuple(d.reason), d.until) for d in decisions]
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+@pytest.mark.parametrize(("inner", "n", "R", "workers", "seed", "eta", "budget", "count", "digest"),
+                         HYPERBAND_RECORDED)
+def test_hyperband_decisions_as_recorded(inner, n, R, workers, seed, eta, budget, count, digest):
+    curves = synthetic_curves(n, R, seed=seed)
+    result = halving.simulate(curves, policy="hyperband", workers=workers, seed=seed, eta=eta, inner=inner,
+                              budget=budget)
+    assert len(result.decisions) == count
+    assert _decisions_digest(result.decisions) == digest
 
 # -- interval rules: median, bandit, truncation --------------------------------------
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import math
 import statistics
+import time
 
 import numpy as np
 import pytest
@@ -381,3 +384,164 @@ def test_dimensions_are_frozen_and_comparable():
         d.low = 5  # type: ignore[misc]
     assert d == sp.uniform(0.0, 1.0) and hash(d) == hash(sp.uniform(0.0, 1.0))
     assert sp.choice([1, 2]) != sp.grid([1, 2])
+
+
+# -- sampling pinned to the values of the code before the space was composed ---------
+# The same seed must give bit-identical configs whatever the space's inner structure:
+# these were recorded with the one-class-per-type code, and checked with == on exact floats.
+
+PINNED = [
+    (0, 0, {"u": 0.6369616873214543, "qu": 2.5, "lr": 1.60275676879514e-06, "qlu": 1.0, "n": -0.535669373161111,
+            "qn": 0.25, "ln": 3.684003414100973, "qln": 2.6, "ri": 6, "act": "tanh", "bs": 64, "epochs": 20,
+            "layers": [64, 64]}),
+    (0, 1, {"u": 0.8897387912781343, "qu": 5.5, "lr": 0.010105095784146853, "qlu": 82.0, "n": -0.574458905742871,
+            "qn": 2.0, "ln": 1.4819469561586491, "qln": 1.0, "ri": 0, "act": "tanh", "bs": 64, "epochs": 20,
+            "layers": [64, 64]}),
+    (7, 3, {"u": 0.9750335537195014, "qu": 9.0, "lr": 1.4449478266969033e-05, "qlu": 29.0, "n": -0.41154969128643465,
+            "qn": 0.5, "ln": 0.21784003832319007, "qln": 1.3, "ri": 2, "act": "tanh", "bs": 64, "epochs": 20,
+            "layers": [64, 64]}),
+    (123, 999_999, {"u": 0.0975886894135346, "qu": 3.5, "lr": 0.00110126308447661, "qlu": 26.0,
+                    "n": -0.6432308375984971, "qn": -0.75, "ln": 0.96404619243966, "qln": 7.8, "ri": 4, "act": "relu",
+                    "bs": 32, "epochs": 20, "layers": [64, 64]}),
+]
+
+EDGE = {
+    "huge": sp.lognormal(700, 10),  # overflows to inf on some draws
+    "qhuge": sp.qlognormal(700, 10, 1),
+    "tiny": sp.qloguniform(1e-3, 2e-3, 1),
+    "narrow": sp.loguniform(1.0, 1.0000001),  # exp(log(x)) may leave the bounds: clipped
+    "wide": sp.randint(-2**63, 2**63),
+    "odd": sp.quniform(0.05, 0.95, 0.3),
+    "nested": sp.choice([[1, 2], {"a": None}, False]),
+}
+
+
+def _typed_digest(space: Space, seeds: int = 3, n: int = 500) -> str:
+    h = hashlib.sha256()
+    for seed in range(seeds):
+        for c in space.sample(n, seed):
+            h.update(repr([(k, type(v).__name__, v) for k, v in c.items()]).encode())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize(("seed", "i", "expected"), PINNED)
+def test_configs_as_recorded(seed, i, expected):
+    got = Space.from_spec(FULL).config(i, seed)
+    assert got == expected
+    assert [type(v) for v in got.values()] == [type(v) for v in expected.values()]
+
+
+def test_many_configs_as_recorded():
+    assert _typed_digest(Space.from_spec(FULL)) == "670dc0811cdd4bec2f38c180cd1df4469d9796cfeeb27e31da986fb8864d74de"
+    assert _typed_digest(Space.from_spec(EDGE)) == "be98e52756683bd4e1602c5807b81ad7fc01c7ffa98255a008f64e5d84ecfb4e"
+
+
+def test_spec_as_recorded():
+    # The dict form old spec.json files hold: exact keys, order and value types.
+    spec = Space.from_spec(FULL).to_spec()
+    assert json.dumps(spec) == (
+        '{"u": {"type": "uniform", "low": 0.0, "high": 1.0}, "qu": {"type": "quniform", "low": 0.0, "high": 10.0, '
+        '"q": 0.5}, "lr": {"type": "loguniform", "low": 1e-06, "high": 0.1}, "qlu": {"type": "qloguniform", '
+        '"low": 1.0, "high": 100.0, "q": 1.0}, "n": {"type": "normal", "mu": 0.0, "sigma": 1.0}, "qn": {"type": '
+        '"qnormal", "mu": 0.0, "sigma": 1.0, "q": 0.25}, "ln": {"type": "lognormal", "mu": 0.0, "sigma": 1.0}, '
+        '"qln": {"type": "qlognormal", "mu": 0.0, "sigma": 1.0, "q": 0.1}, "ri": {"type": "randint", "low": 0, '
+        '"high": 10}, "act": {"type": "choice", "values": ["relu", "tanh"]}, "bs": {"type": "grid", "values": '
+        '[32, 64]}, "epochs": 20, "layers": [64, 64]}'
+    )
+
+
+def _reference_grid(space: Space) -> list[dict]:
+    """The grid as the code before the lazy grid built it: itertools.product, last fastest."""
+    axes = [(n, d.values if isinstance(d, sp.Dimension) else (d,)) for n, d in
+            ((n, space.dimensions.get(n, space.constants.get(n))) for n in space.names)]
+    return [dict(zip([n for n, _ in axes], combo)) for combo in itertools.product(*(v for _, v in axes))]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_grid_equals_the_enumerated_product(seed):
+    rng = np.random.default_rng(seed)
+    spec = {}
+    for k in range(int(rng.integers(1, 5))):
+        if rng.random() < 0.25:
+            spec[f"c{k}"] = int(rng.integers(100))
+        else:
+            maker = sp.grid if rng.random() < 0.5 else sp.choice
+            spec[f"d{k}"] = maker([f"v{k}.{j}" for j in range(int(rng.integers(1, 5)))])
+    space = Space.from_spec(spec)
+    expected = _reference_grid(space)
+    grid = space.grid()
+    assert space.grid_size() == len(expected)
+    assert grid == expected and list(grid) == expected
+    assert [grid[i] for i in range(len(expected))] == expected
+
+
+# -- the lazy grid ------------------------------------------------------------------
+
+
+def _huge_space() -> Space:
+    # 24 axes of 10 values: 10**24 points, far beyond any memory.
+    return Space.from_spec({f"d{k:02d}": sp.grid(list(range(10))) for k in range(24)} | {"fixed": "x"})
+
+
+def test_huge_grid_is_lazy():
+    space = _huge_space()
+    start = time.perf_counter()
+    assert space.grid_size() == 10**24
+    grid = space.grid()
+    assert grid.size == 10**24
+    point = grid[10**23]  # digits 1, 0, 0, ...: the first axis is the slowest
+    assert point == {"d00": 1} | {f"d{k:02d}": 0 for k in range(1, 24)} | {"fixed": "x"}
+    assert tuple(point) == space.names
+    assert grid[-1] == {f"d{k:02d}": 9 for k in range(24)} | {"fixed": "x"}
+    assert grid[123_456_789] == {f"d{k:02d}": int(c) for k, c in enumerate(f"{123_456_789:024d}")} | {"fixed": "x"}
+    assert time.perf_counter() - start < 1.0
+    with pytest.raises(OverflowError, match=r"10{24} points.*grid_size"):
+        len(grid)
+
+
+def test_grid_indexing():
+    space = Space.from_spec({"a": sp.grid([1, 2]), "b": sp.choice([[0], [1], [2]])})
+    grid = space.grid()
+    assert len(grid) == 6 and grid[-1] == {"a": 2, "b": [2]} and grid[-6] == grid[0]
+    assert grid[1:5:2] == [grid[1], grid[3]]
+    grid[0]["b"].append(9)  # each point is a fresh copy
+    assert grid[0] == {"a": 1, "b": [0]}
+    assert grid[np.int64(4)] == {"a": 2, "b": [1]}
+    with pytest.raises(IndexError, match=r"6 points, but got i=6"):
+        grid[6]
+    with pytest.raises(IndexError, match=r"i=-7"):
+        grid[-7]
+    with pytest.raises(TypeError, match=r"i='0'"):
+        grid["0"]
+    assert grid == space.grid() and grid != [] and grid != space.grid()[:5]
+    assert {"a": 2, "b": [0]} in grid and grid.index({"a": 2, "b": [0]}) == 3
+    assert "grid of 6 configs over a, b" in repr(grid)
+
+
+# -- composition ----------------------------------------------------------------------
+
+
+def test_constructors_compose_a_domain_a_prior_and_q():
+    assert sp.qloguniform(1, 100, 5) == sp.Float(sp.Uniform(1, 100, log=True), q=5)
+    assert sp.lognormal(0, 1) == sp.Float(sp.Normal(0.0, 1.0, log=True))
+    assert sp.randint(0, 3) == sp.Integer(0, 3)
+    assert sp.grid([1]) == sp.Categorical((1,), enumerated=True)
+    for name in ("uniform", "quniform", "loguniform", "qloguniform", "normal", "qnormal", "lognormal",
+                 "qlognormal", "randint", "choice", "grid"):
+        spec = FULL[{"uniform": "u", "quniform": "qu", "loguniform": "lr", "qloguniform": "qlu", "normal": "n",
+                     "qnormal": "qn", "lognormal": "ln", "qlognormal": "qln", "randint": "ri", "choice": "act",
+                     "grid": "bs"}[name]]
+        dim = getattr(sp, name)(**{k: v for k, v in spec.items() if k != "type"})
+        assert dim.type == name and dim.to_dict() == Space.from_spec({"x": spec}).dimensions["x"].to_dict()
+    assert repr(sp.qnormal(0, 1, 0.5)) == "qnormal(mu=0.0, sigma=1.0, q=0.5)"
+
+
+@pytest.mark.parametrize("make", [sp.quniform, sp.qloguniform, sp.qnormal, sp.qlognormal])
+def test_q_variants_need_a_q(make):
+    with pytest.raises(TypeError, match=rf"{make.__name__} needs a number for q, but got q=None"):
+        make(1, 2, None)
+
+
+def test_float_needs_a_prior():
+    with pytest.raises(TypeError, match=r"Float needs a Uniform or Normal prior, but got prior=3"):
+        sp.Float(3)  # type: ignore[arg-type]

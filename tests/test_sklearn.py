@@ -24,6 +24,7 @@ from sklearn.utils.estimator_checks import (
 )
 
 import policies
+from halving.backends.ray_cluster import ship_by_value
 from halving.sklearn import HalvingSearchCV, _check_not_searched, _resolve_resource
 
 SGD_SPACE = {"alpha": loguniform(1e-6, 1e-1), "loss": ["hinge", "log_loss", "modified_huber"],
@@ -46,9 +47,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def ship_this_module():
-    from ray import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # GrowingGBC, for the workers
+    ship_by_value(sys.modules[__name__])  # GrowingGBC, for the workers
 
 
 def search(**kw) -> HalvingSearchCV:

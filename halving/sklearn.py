@@ -562,12 +562,11 @@ class HalvingSearchCV(BaseSearchCV):
         splits = self._splits(X, y, rng)
         classes = np.unique(y) if resource.kind == "partial_fit" and is_classifier(self.estimator) else None
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        run_dir = self._new_run_dir(candidates)
         with connect(self.address):
+            run_dir = self._new_run_dir(candidates)  # only once Ray answers: a bad address leaves no run dir
             spec = _Spec(uuid.uuid4().hex, clone(self.estimator), candidates, SharedRef((X, y, splits)),
                          scorer, resource, classes)
             result = self._tune(spec, seed, run_dir)
-            del spec  # the data leaves the object store before a Ray started here stops
 
         self.scorer_ = scorer
         self.multimetric_ = False

@@ -277,7 +277,8 @@ def test_stopped_candidates_keep_their_last_score_and_resources(ray_session, tmp
     assert s.best_index_ == by_rank[0] and s.best_score_ == pytest.approx(s.result_.best_value)
 
 
-def test_an_unreachable_address_is_a_cluster_error_and_leaves_no_run_dir(ray_session, digits, tmp_path):
+def test_an_address_ray_cannot_use_is_a_cluster_error_and_leaves_no_run_dir(ray_session, digits, tmp_path):
+    # With Ray already initialised here, joining another cluster is refused before anything is written.
     with pytest.raises(ClusterError):
         search(n_candidates=3, max_epochs=1, address="127.0.0.1:1", run_dir=tmp_path).fit(*digits)
     assert list(tmp_path.iterdir()) == []

@@ -3,7 +3,8 @@ epoch by epoch and stops the poor ones early.
 
 Candidates are drawn as in scikit-learn's ``HalvingRandomSearchCV`` (lists and
 scipy.stats distributions); each is a halving trial on Ray, and training
-continues across rungs instead of restarting. Two searches on scikit-learn's
+continues across rungs instead of restarting. ``cv_results_`` has every
+candidate, the ones stopped early with the score and resources they reached. Two searches on scikit-learn's
 own data sets::
 
     python examples/sklearn_search.py
@@ -49,9 +50,10 @@ def show(search: HalvingSearchCV, X_test: np.ndarray, y_test: np.ndarray) -> Non
     print(f"  validation score {search.best_score_:.4f}; test score of the refit model "
           f"{search.score(X_test, y_test):.4f}")
     top = np.argsort(res["rank_test_score"], kind="stable")[:5]
-    print("  top 5:  rank  epochs  score")
+    print("  top 5:  rank  epochs  score   state")
     for c in top:
-        print(f"         {res['rank_test_score'][c]:>4}  {res['n_epochs'][c]:>6}  {res['mean_test_score'][c]:.4f}")
+        print(f"         {res['rank_test_score'][c]:>4}  {res['n_epochs'][c]:>6}  {res['mean_test_score'][c]:.4f}  "
+              f"{res['state'][c]}")
     print(f"  halving's log of this fit: {search.run_dir_}")
 
 
@@ -77,11 +79,8 @@ def main(n_candidates: int = 27, max_epochs: int = 9, workers: int = 2, seed: in
 
 
 if __name__ == "__main__":
-    import ray
+    from halving.backends.ray_cluster import connect
 
     # One Ray for both searches (each fit would otherwise start and stop its own).
-    ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
-    try:
+    with connect(None):
         main()
-    finally:
-        ray.shutdown()

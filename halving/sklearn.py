@@ -13,6 +13,12 @@ parameter (``n_estimators`` or ``max_iter`` with ``warm_start=True``) by a
 slice of its final value. Validation is a hold-out split or ``cv`` folds (one
 trained copy of the estimator per fold, trained in lockstep).
 
+What is scikit-learn's is scikit-learn's: ``BaseSearchCV`` formats
+``cv_results_`` from one outcome per candidate and fold, picks ``best_index_``,
+and delegates ``predict``, ``score``... to ``best_estimator_``. Only the
+evaluation is halving's: ``fit`` hands the candidates to ``halving.tune`` instead
+of fitting each one to the end, and the refit follows the same epoch schedule.
+
 Usage::
 
     from scipy.stats import loguniform
@@ -40,18 +46,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.base import clone, is_classifier
 from sklearn.exceptions import ConvergenceWarning, FitFailedWarning
-from sklearn.metrics import check_scoring
 from sklearn.model_selection import ParameterSampler, ShuffleSplit, StratifiedShuffleSplit, check_cv
-from sklearn.utils import _safe_indexing, check_random_state, get_tags
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, indexable
+from sklearn.model_selection._search import BaseSearchCV
+from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils.validation import indexable
 
 import policies as P
 
 from . import space as hspace
-from .result import TrialState
+from .backends.ray_cluster import SharedRef, connect
+from .result import Result, TrialState
 from .tuner import tune
 
 __all__ = ["HalvingSearchCV"]
@@ -193,14 +199,14 @@ def _check_not_searched(resource: _Resource, candidates: list[dict]) -> None:
 class _Spec:
     """Everything a worker needs, shipped once per worker with the trainable class.
 
-    ``data`` is an ObjectRef to ``(X, y, splits)``: the data is put in Ray's
-    object store once per fit, not pickled per trial.
+    ``data`` holds ``(X, y, splits)`` in Ray's object store: put there once per
+    fit, not pickled per trial.
     """
 
     key: str
     estimator: Any
     candidates: list
-    data: Any
+    data: SharedRef
     scorer: Any
     resource: _Resource
     classes: Any
@@ -215,9 +221,7 @@ def _folds(spec: _Spec) -> list:
     with _FOLDS_LOCK:
         folds = _FOLDS.get(spec.key)
         if folds is None:
-            import ray
-
-            X, y, splits = ray.get(spec.data)
+            X, y, splits = spec.data.get()
             folds = [_split(X, y, train, val) for train, val in splits]
             _FOLDS.clear()
             _FOLDS[spec.key] = folds
@@ -280,25 +284,100 @@ def _fresh(estimator: Any, params: dict, resource: _Resource) -> Any:
 
 
 # --------------------------------------------------------------------------
-# The search estimator
+# What halving recorded, as the outcomes BaseSearchCV formats
 # --------------------------------------------------------------------------
 
 
-def _check_refit(search: "HalvingSearchCV", attr: str) -> None:
-    if not search.refit:
-        raise AttributeError(f"This {type(search).__name__} instance was initialized with refit=False. {attr} is "
-                             "available only after refitting on the best parameters.")
+@dataclass(frozen=True)
+class _Candidate:
+    """One candidate as halving recorded it: its state, its reports by epoch, and its
+    error when it failed."""
+
+    state: str
+    reports: list[dict]
+    error: str | None
+
+    @property
+    def epochs(self) -> int:
+        return int(self.reports[-1]["epoch"]) if self.reports else 0
+
+    def score_at(self, epoch: int) -> float:
+        return next((float(r["score"]) for r in self.reports if r["epoch"] == epoch), np.nan)
 
 
-def _estimator_has(attr: str):
-    """Delegate ``attr`` to the refit best estimator (before fit: to the unfitted one)."""
+def _candidates_of(result: Result, n: int) -> list[_Candidate]:
+    trial_of = {int(cfg["candidate"]): trial for trial, cfg in result.configs.items()}
+    reports: dict[int, list[dict]] = {}
+    for row in sorted(result.table().to_pylist(), key=lambda r: r["epoch"]):
+        reports.setdefault(row["trial"], []).append(row)
+    out = []
+    for c in range(n):
+        trial = trial_of.get(c)
+        state = result.states.get(trial) if trial is not None else None
+        error = result.failures.get(trial, "") if state is TrialState.FAILED else None
+        # No state: a budget ended the search before the candidate started.
+        out.append(_Candidate(state.value if state is not None else "not started", reports.get(trial, []), error))
+    return out
 
-    def check(self: "HalvingSearchCV") -> bool:
-        _check_refit(self, attr)
-        getattr(self.best_estimator_ if hasattr(self, "best_estimator_") else self.estimator, attr)
-        return True
 
-    return check
+def _fold_outcomes(cand: _Candidate, n_splits: int) -> list[dict]:
+    """``cand`` as BaseSearchCV takes a candidate's fit on each fold: the score at the
+    last epoch it reached (NaN when it failed or never started)."""
+    if not cand.reports:
+        return [{"test_scores": np.nan, "fit_time": 0.0, "score_time": np.nan} for _ in range(n_splits)]
+    last = cand.reports[-1]
+    scores = [last[f"split{k}_score"] for k in range(n_splits)] if n_splits > 1 else [last["score"]]
+    scores = [float(s) if cand.error is None and np.isfinite(s) else np.nan for s in scores]
+    # The worker times a candidate's folds together: each fold is given an equal share.
+    fit_time = sum(float(r["fit_time"]) for r in cand.reports) / n_splits
+    score_time = float(last["score_time"]) / n_splits
+    return [{"test_scores": s, "fit_time": fit_time, "score_time": score_time} for s in scores]
+
+
+def _rung_epochs(result: Result, max_epochs: int) -> list[int]:
+    # The policy's decision points: a rung (rung policies, Hyperband) or a comparison with
+    # other trials (interval rules). The engine's own decisions (failures, budget) have neither.
+    compared = {d.epoch for d in result.decisions if d.reason.rung is not None or d.reason.compared is not None}
+    return sorted(compared | {max_epochs})
+
+
+def _schedule_columns(cands: list[_Candidate], rungs: list[int], resource: _Resource) -> dict[str, list]:
+    """How far each candidate trained (scikit-learn's successive halving has ``iter`` and
+    ``n_resources`` too) and its score at each rung epoch."""
+    epochs = [c.epochs for c in cands]
+    columns: dict[str, list] = {
+        "n_epochs": epochs,
+        "n_resources": [resource.amount(e) for e in epochs],
+        "iter": [int(np.searchsorted(rungs, e, side="right")) - 1 for e in epochs],
+        "state": [c.state for c in cands],
+    }
+    for r in rungs:
+        columns[f"test_score_epoch_{r}"] = [c.score_at(r) for c in cands]
+    return columns
+
+
+def _rank(mean: np.ndarray, n_epochs: np.ndarray) -> np.ndarray:
+    """1 for the best, ties sharing the lower rank: scored before NaN, longer-trained
+    before shorter, then by score. A score after one epoch is no match for one after
+    27, which is also why scikit-learn's successive halving takes its best from the
+    last iteration only."""
+    keys = np.column_stack([np.isnan(mean), -np.asarray(n_epochs), 0.0 - np.nan_to_num(mean, nan=0.0)])
+    _, group, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    first = np.cumsum(counts) - counts
+    return (first[np.ravel(group)] + 1).astype(np.int32)
+
+
+def _check_failures(cands: list[_Candidate], candidates: list[dict]) -> None:
+    failed = [c for c, cand in enumerate(cands) if cand.error is not None]
+    if not failed:
+        return
+    first, n = failed[0], len(cands)
+    error = cands[first].error
+    if len(failed) == n:
+        raise ValueError(f"All the {n} candidates failed. The first failure, candidate {first} "
+                         f"{candidates[first]!r}:\n{error}")
+    warnings.warn(f"{len(failed)} of the {n} candidates failed; their scores are NaN. The first, candidate "
+                  f"{first} {candidates[first]!r}: {error.splitlines()[0] if error else '?'}", FitFailedWarning)
 
 
 def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
@@ -308,16 +387,25 @@ def _positive_int(name: str, value: Any, *, allow_none: bool = False) -> None:
         raise ValueError(f"{name} must be a positive int, but got {name}={value!r}")
 
 
-class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
+# --------------------------------------------------------------------------
+# The search estimator
+# --------------------------------------------------------------------------
+
+
+class HalvingSearchCV(BaseSearchCV):
     """Random search with early termination: candidates train epoch by epoch, and a
     halving policy stops the poor ones; survivors continue where they paused.
 
     The ``n_candidates`` parameter settings are drawn as scikit-learn's
     ``HalvingRandomSearchCV`` draws them (``ParameterSampler``, so the same
     ``random_state`` gives the same candidates). Each candidate is a halving
-    trial, trained in a Ray worker: up to ``workers`` at once. Ray is started
-    (and stopped after ``fit``) unless it is already initialised; call
-    ``ray.init(...)`` once yourself to reuse it across fits or to use a cluster.
+    trial, trained in a Ray worker: up to ``workers`` at once. A Ray already
+    initialised in this process is used as it is; otherwise ``fit`` starts a
+    local one (or joins ``address``) and lets it go at the end.
+
+    ``cv_results_``, ``best_index_``, ``best_params_``, ``best_score_`` and the
+    delegation of ``predict``, ``score``... to ``best_estimator_`` are
+    scikit-learn's ``BaseSearchCV``'s; only the evaluation is halving's.
 
     Parameters
     ----------
@@ -377,21 +465,29 @@ class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
         Parent directory for halving's run directory (event log, results); each
         fit writes a new subdirectory, ``run_dir_``. None: a new temporary
         directory, so fitting does not write into the working directory.
+    address : str or None, default=None
+        A running Ray cluster to train on (``"auto"``, ``"host:port"`` or
+        ``"ray://host:port"``), left running after ``fit``. None: the Ray
+        initialised in this process, else a local one for this fit.
 
     Attributes
     ----------
     cv_results_ : dict of numpy arrays
-        One entry per candidate: ``params``, ``param_<name>`` (masked arrays),
-        ``mean_test_score`` (at the last epoch the candidate reached; NaN when
-        it failed), ``std_test_score``, ``split<k>_test_score`` (with cv folds),
-        ``rank_test_score`` (candidates that trained longer rank ahead, then by
-        score, as scikit-learn's successive halving ranks by iteration),
-        ``n_epochs``, ``n_resources``, ``state`` (``completed``, ``stopped``,
-        ``failed``; with a budget also ``paused`` or ``not started``),
-        ``mean_fit_time`` (training seconds per fold, all epochs),
-        ``mean_score_time`` and ``test_score_epoch_<r>`` for each rung epoch
-        ``r`` (NaN where the candidate did not get there).
-    best_index_, best_params_, best_score_ : the best candidate at ``max_epochs``.
+        One entry per candidate, as ``BaseSearchCV`` builds it: ``params``,
+        ``param_<name>`` (masked arrays), ``mean_test_score`` (at the last epoch
+        the candidate reached; NaN when it failed or never started),
+        ``std_test_score``, ``split<k>_test_score``, ``mean_fit_time``
+        (training seconds per fold, all epochs), ``mean_score_time`` (the last
+        epoch's, per fold), their ``std_`` (0: the folds of a candidate are
+        timed together) and ``rank_test_score`` (candidates that trained longer
+        rank ahead, then by score). Halving adds how far each candidate got:
+        ``n_epochs``, ``n_resources``, ``iter`` (the last rung epoch it reached,
+        counted from 0; -1 when it never started), ``state`` (``completed``,
+        ``stopped``, ``failed``; with a budget also ``paused`` or ``not
+        started``) and ``test_score_epoch_<r>`` for each rung epoch ``r`` (NaN
+        where the candidate did not get there).
+    best_index_, best_params_, best_score_ : the rank-1 candidate (the best at
+        ``max_epochs`` when any candidate got there).
     best_estimator_ : the refit estimator (``refit=True``).
     best_trial_estimator_ : the best candidate's estimator as trained during the
         search (a list, one per fold, with cv folds); None when unavailable.
@@ -412,6 +508,9 @@ class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
     run_dir_ : str, where halving logged this fit.
     """
 
+    # Read by BaseSearchCV's results: halving scores the validation folds only.
+    return_train_score = False
+
     def __init__(
         self,
         estimator: Any,
@@ -428,7 +527,9 @@ class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
         workers: int | None = None,
         budget: int | None = None,
         run_dir: Any = None,
+        address: str | None = None,
     ) -> None:
+        # No super().__init__: BaseSearchCV's would set joblib parameters this search has not.
         self.estimator = estimator
         self.param_distributions = param_distributions
         self.policy = policy
@@ -442,20 +543,42 @@ class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.workers = workers
         self.budget = budget
         self.run_dir = run_dir
+        self.address = address
 
-    # -- scikit-learn plumbing ------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> HalvingSearchCV:
+        """Search the candidates on ``X, y`` and (``refit=True``) refit the best on all of it.
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        sub = get_tags(self.estimator)
-        tags.estimator_type = sub.estimator_type
-        tags.classifier_tags = copy.deepcopy(sub.classifier_tags)
-        tags.regressor_tags = copy.deepcopy(sub.regressor_tags)
-        tags.input_tags.pairwise = sub.input_tags.pairwise
-        tags.input_tags.sparse = sub.input_tags.sparse
-        return tags
+        BaseSearchCV's own ``fit`` trains each candidate to the end on each fold;
+        this one hands them to ``halving.tune`` and formats what it recorded.
+        """
+        self._check_params()
+        rng = check_random_state(self.random_state)
+        resource = _resolve_resource(self.estimator, self.resource, self.max_epochs)
+        # The same draws as HalvingRandomSearchCV's first iteration for the same random_state.
+        candidates = list(ParameterSampler(self.param_distributions, self.n_candidates, random_state=rng))
+        _check_not_searched(resource, candidates)
+        scorer, _ = self._get_scorers()
+        X, y = indexable(X, y)
+        splits = self._splits(X, y, rng)
+        classes = np.unique(y) if resource.kind == "partial_fit" and is_classifier(self.estimator) else None
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        with connect(self.address):
+            run_dir = self._new_run_dir(candidates)  # only once Ray answers: a bad address leaves no run dir
+            spec = _Spec(uuid.uuid4().hex, clone(self.estimator), candidates, SharedRef((X, y, splits)),
+                         scorer, resource, classes)
+            result = self._tune(spec, seed, run_dir)
 
-    # -- fit -------------------------------------------------------------------
+        self.scorer_ = scorer
+        self.multimetric_ = False
+        self.resource_ = resource.describe()
+        self.max_resources_ = resource.amount(self.max_epochs)
+        self.n_splits_ = len(splits)
+        self.result_ = result
+        self.run_dir_ = str(run_dir)
+        self._record(result, candidates, resource)
+        if self.refit:
+            self._refit(X, y, resource, classes)
+        return self
 
     def _check_params(self) -> None:
         _positive_int("n_candidates", self.n_candidates)
@@ -486,229 +609,59 @@ class HalvingSearchCV(MetaEstimatorMixin, BaseEstimator):
         cv = check_cv(self.cv, y, classifier=classifier)
         return [(np.asarray(a), np.asarray(b)) for a, b in cv.split(X, y)]
 
-    def _new_run_dir(self) -> Path:
+    def _new_run_dir(self, candidates: list[dict]) -> Path:
         if self.run_dir is None:
-            return Path(tempfile.mkdtemp(prefix="halving-sklearn-"))
-        parent = Path(self.run_dir)
-        parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=parent))
-
-    def fit(self, X: Any, y: Any = None) -> "HalvingSearchCV":
-        """Search the candidates on ``X, y`` and (``refit=True``) refit the best on all of it."""
-        import ray
-
-        self._check_params()
-        rng = check_random_state(self.random_state)
-        resource = _resolve_resource(self.estimator, self.resource, self.max_epochs)
-        # The same draws as HalvingRandomSearchCV's first iteration for the same random_state.
-        candidates = list(ParameterSampler(self.param_distributions, self.n_candidates, random_state=rng))
-        _check_not_searched(resource, candidates)
-        scorer = check_scoring(self.estimator, scoring=self.scoring)
-        X, y = indexable(X, y)
-        splits = self._splits(X, y, rng)
-        classes = np.unique(y) if resource.kind == "partial_fit" and is_classifier(self.estimator) else None
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        run_dir = self._new_run_dir()
+            run_dir = Path(tempfile.mkdtemp(prefix="halving-sklearn-"))
+        else:
+            parent = Path(self.run_dir)
+            parent.mkdir(parents=True, exist_ok=True)
+            run_dir = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=parent))
         (run_dir / "candidates.json").write_text(
             json.dumps([{k: repr(v) for k, v in c.items()} for c in candidates], indent=1))
+        return run_dir
 
-        started_ray = False
-        if not ray.is_initialized():
-            ray.init(address="local", include_dashboard=False, configure_logging=False)
-            started_ray = True
-        try:
-            spec = _Spec(uuid.uuid4().hex, clone(self.estimator), candidates, ray.put((X, y, splits)), scorer,
-                         resource, classes)
-            # A class of this fit only: cloudpickle ships it (and the spec) by value to the workers.
-            trainable = type("HalvingSearchTrainable", (_CandidateTrainable,), {"spec": spec, "__module__": __name__})
-            policy = self.policy if isinstance(self.policy, str) else copy.deepcopy(self.policy)
-            result = tune(trainable, {"candidate": hspace.grid(list(range(len(candidates))))}, metric="score",
-                          mode="max", policy=policy, max_epochs=self.max_epochs, trials=None, budget=self.budget,
-                          workers=self.workers, seed=seed, run_dir=run_dir)
-            del spec, trainable
-        finally:
-            if started_ray:
-                ray.shutdown()
+    def _tune(self, spec: _Spec, seed: int, run_dir: Path) -> Result:
+        # A class of this fit only: cloudpickle ships it (and the spec) by value to the workers.
+        trainable = type("HalvingSearchTrainable", (_CandidateTrainable,), {"spec": spec, "__module__": __name__})
+        policy = self.policy if isinstance(self.policy, str) else copy.deepcopy(self.policy)
+        return tune(trainable, {"candidate": hspace.grid(list(range(len(spec.candidates))))}, metric="score",
+                    mode="max", policy=policy, max_epochs=self.max_epochs, trials=None, budget=self.budget,
+                    workers=self.workers, seed=seed, run_dir=run_dir)
 
-        self.scorer_ = scorer
-        self.resource_ = resource.describe()
-        self.max_resources_ = resource.amount(self.max_epochs)
-        self.n_splits_ = len(splits)
-        self.multimetric_ = False
-        self.result_ = result
-        self.run_dir_ = str(run_dir)
-        self._record(result, candidates, resource)
-
-        if self.refit:
-            best_params = self.best_params_
-            epochs = int(self.cv_results_["n_epochs"][self.best_index_])
-            t0 = time.perf_counter()
-            estimator = _fresh(self.estimator, best_params, resource)
-            full_classes = np.unique(y) if classes is not None else None
-            for epoch in range(1, epochs + 1):
-                resource.train(estimator, epoch, X, y, full_classes)
-            self.refit_time_ = time.perf_counter() - t0
-            self.best_estimator_ = estimator
-        return self
-
-    def _record(self, result: Any, candidates: list[dict], resource: _Resource) -> None:
-        """cv_results_ and the fitted attributes, from halving's table of reports."""
-        n = len(candidates)
-        trial_of = {int(cfg["candidate"]): trial for trial, cfg in result.configs.items()}
-        table = result.table()
-        cols = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
-        trials, epochs, scores = cols["trial"], cols["epoch"], cols["score"]
-        # The policy's decision points: a rung (rung policies, Hyperband) or a comparison with
-        # other trials (interval rules). The engine's own decisions (failures, budget) have neither.
-        rungs = sorted({d.epoch for d in result.decisions
-                        if d.reason.rung is not None or d.reason.compared is not None} | {self.max_epochs})
-        n_splits = self.n_splits_
-
-        n_epochs = np.zeros(n, dtype=np.int64)
-        mean = np.full(n, np.nan)
-        splits = np.full((n_splits, n), np.nan)
-        fit_time = np.zeros(n)
-        score_time = np.full(n, np.nan)
-        at_rung = {r: np.full(n, np.nan) for r in rungs}
-        state = np.empty(n, dtype=object)
-        rung_set = set(rungs)
-        by_trial = {c: trial_of.get(c) for c in range(n)}
-        rows_of: dict[int, list[int]] = {}
-        for i, t in enumerate(trials.tolist()):
-            rows_of.setdefault(t, []).append(i)
-        failures = []
-        for c in range(n):
-            trial = by_trial[c]
-            st = result.states.get(trial) if trial is not None else None
-            state[c] = st.value if st is not None else "not started"  # a budget ended the search first
-            rows = sorted(rows_of.get(trial, []), key=lambda i: epochs[i])
-            if not rows:
-                if st is TrialState.FAILED:
-                    failures.append((c, result.failures.get(trial, "")))
-                continue
-            last = rows[-1]
-            n_epochs[c] = epochs[last]
-            mean[c] = scores[last]
-            fit_time[c] = float(np.nansum(cols["fit_time"][rows].astype(float))) / n_splits
-            score_time[c] = float(cols["score_time"][last]) / n_splits
-            if n_splits > 1:
-                for k in range(n_splits):
-                    splits[k, c] = float(cols[f"split{k}_score"][last])
-            else:
-                splits[0, c] = scores[last]
-            for i in rows:
-                if int(epochs[i]) in rung_set:
-                    at_rung[int(epochs[i])][c] = scores[i]
-            if st is TrialState.FAILED:
-                failures.append((c, result.failures.get(trial, "")))
-                mean[c] = np.nan
-                splits[:, c] = np.nan
-        mean[~np.isfinite(mean)] = np.nan
-
-        if failures:
-            if len(failures) == n:
-                raise ValueError(f"All the {n} candidates failed. The first failure, candidate "
-                                 f"{failures[0][0]} {candidates[failures[0][0]]!r}:\n{failures[0][1]}")
-            warnings.warn(f"{len(failures)} of the {n} candidates failed; their scores are NaN. The first, "
-                          f"candidate {failures[0][0]} {candidates[failures[0][0]]!r}: "
-                          f"{failures[0][1].splitlines()[0] if failures[0][1] else '?'}", FitFailedWarning)
-
-        # Rank: scored before NaN, longer-trained before shorter, then by score (ties share a rank).
-        keys = list(zip(np.isnan(mean), -n_epochs, -np.nan_to_num(mean, nan=0.0)))
-        order = sorted(range(n), key=lambda c: keys[c])
-        rank = np.empty(n, dtype=np.int32)
-        for pos, c in enumerate(order):
-            rank[c] = rank[order[pos - 1]] if pos and keys[c] == keys[order[pos - 1]] else pos + 1
-
-        results: dict[str, Any] = {"params": candidates}
-        names = sorted({name for params in candidates for name in params})
-        for name in names:
-            column = np.ma.MaskedArray(np.empty(n, dtype=object), mask=True)
-            for c, params in enumerate(candidates):
-                if name in params:
-                    column[c] = params[name]
-            results[f"param_{name}"] = column
-        results["mean_test_score"] = mean
-        std = np.full(n, np.nan)
-        std[~np.isnan(mean)] = splits[:, ~np.isnan(mean)].std(axis=0)
-        results["std_test_score"] = std
-        if n_splits > 1:
-            for k in range(n_splits):
-                results[f"split{k}_test_score"] = splits[k]
-        results["rank_test_score"] = rank
-        results["n_epochs"] = n_epochs
-        results["n_resources"] = np.array([resource.amount(int(e)) for e in n_epochs], dtype=np.int64)
-        results["state"] = state
-        results["mean_fit_time"] = fit_time
-        results["mean_score_time"] = score_time
-        for r in rungs:
-            results[f"test_score_epoch_{r}"] = at_rung[r]
+    def _record(self, result: Result, candidates: list[dict], resource: _Resource) -> None:
+        """cv_results_ and the best candidate, by BaseSearchCV from halving's reports."""
+        cands = _candidates_of(result, len(candidates))
+        _check_failures(cands, candidates)
+        rungs = _rung_epochs(result, self.max_epochs)
+        out = [outcome for cand in cands for outcome in _fold_outcomes(cand, self.n_splits_)]
+        with warnings.catch_warnings():
+            # NaN for a candidate that failed (warned of above) or never started is by design.
+            warnings.filterwarnings("ignore", "One or more of the test scores are non-finite", UserWarning)
+            results = self._format_results(candidates, self.n_splits_, out, _schedule_columns(cands, rungs, resource))
+        results["rank_test_score"] = _rank(results["mean_test_score"], results["n_epochs"])
         self.cv_results_ = results
-
-        if result.best_trial is not None:
-            best = int(result.configs[result.best_trial]["candidate"])
-        else:
-            best = int(order[0])
-        self.best_index_ = best
-        self.best_params_ = candidates[best]
-        self.best_score_ = float(mean[best])
+        self.best_index_ = int(self._select_best_index(self.refit, "score", results))
+        self.best_params_ = results["params"][self.best_index_]
+        self.best_score_ = float(results["mean_test_score"][self.best_index_])
         self.best_trial_estimator_ = result.best_model
+
+        epochs = results["n_epochs"]
         self.rung_epochs_ = rungs
         self.n_resources_ = [resource.amount(r) for r in rungs]
-        self.n_candidates_ = [int(np.sum(n_epochs >= r)) for r in rungs]
+        self.n_candidates_ = [int(np.sum(epochs >= r)) for r in rungs]
         self.n_iterations_ = len(rungs)
         self.epochs_used_ = int(result.epochs_used)
-        self.resources_used_ = int(sum(resource.amount(int(e)) for e in n_epochs)) * n_splits
+        self.resources_used_ = int(sum(resource.amount(int(e)) for e in epochs)) * self.n_splits_
 
-    # -- delegation to the refit best estimator -----------------------------------
-
-    def score(self, X: Any, y: Any = None) -> float:
-        """``scorer_`` on ``best_estimator_`` (the estimator's ``score`` when ``scoring=None``)."""
-        _check_refit(self, "score")
-        check_is_fitted(self)
-        return float(self.scorer_(self.best_estimator_, X, y))
-
-    @available_if(_estimator_has("predict"))
-    def predict(self, X: Any) -> Any:
-        check_is_fitted(self)
-        return self.best_estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X: Any) -> Any:
-        check_is_fitted(self)
-        return self.best_estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X: Any) -> Any:
-        check_is_fitted(self)
-        return self.best_estimator_.predict_log_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X: Any) -> Any:
-        check_is_fitted(self)
-        return self.best_estimator_.decision_function(X)
-
-    @available_if(_estimator_has("score_samples"))
-    def score_samples(self, X: Any) -> Any:
-        check_is_fitted(self)
-        return self.best_estimator_.score_samples(X)
-
-    @available_if(_estimator_has("transform"))
-    def transform(self, X: Any) -> Any:
-        check_is_fitted(self)
-        return self.best_estimator_.transform(X)
-
-    @available_if(_estimator_has("inverse_transform"))
-    def inverse_transform(self, X: Any) -> Any:
-        check_is_fitted(self)
-        return self.best_estimator_.inverse_transform(X)
-
-    @property
-    def classes_(self) -> np.ndarray:
-        _estimator_has("classes_")(self)
-        return self.best_estimator_.classes_
-
-    @property
-    def n_features_in_(self) -> int:
-        _estimator_has("n_features_in_")(self)
-        return self.best_estimator_.n_features_in_
+    def _refit(self, X: Any, y: Any, resource: _Resource, classes: Any) -> None:
+        """The best candidate trained afresh on all of ``X, y``, for the epochs it reached,
+        epoch by epoch as in the search (BaseSearchCV's one ``fit`` would not be the same
+        training for a ``partial_fit`` resource)."""
+        t0 = time.perf_counter()
+        estimator = _fresh(self.estimator, self.best_params_, resource)
+        for epoch in range(1, int(self.cv_results_["n_epochs"][self.best_index_]) + 1):
+            resource.train(estimator, epoch, X, y, classes)
+        self.refit_time_ = time.perf_counter() - t0
+        self.best_estimator_ = estimator
+        if hasattr(estimator, "feature_names_in_"):
+            self.feature_names_in_ = estimator.feature_names_in_

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import pickle
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingCla
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import ParameterSampler
+from sklearn.model_selection._search import BaseSearchCV
 from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import (
     check_get_params_invariance,
@@ -24,7 +28,11 @@ from sklearn.utils.estimator_checks import (
 )
 
 import policies
-from halving.sklearn import HalvingSearchCV, _check_not_searched, _resolve_resource
+import halving.sklearn
+from halving.backends.ray_cluster import ClusterError, ship_by_value
+from halving.sklearn import HalvingSearchCV, _check_not_searched, _rank, _resolve_resource
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SGD_SPACE = {"alpha": loguniform(1e-6, 1e-1), "loss": ["hinge", "log_loss", "modified_huber"],
              "penalty": ["l2", "l1"]}
@@ -46,9 +54,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def ship_this_module():
-    from ray import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # GrowingGBC, for the workers
+    ship_by_value(sys.modules[__name__])  # GrowingGBC, for the workers
 
 
 def search(**kw) -> HalvingSearchCV:
@@ -108,6 +114,30 @@ def test_resource_resolution():
         _resolve_resource(RandomForestRegressor(n_estimators=10), "auto", 27)
     with pytest.raises(ValueError, match="'n_estimators' is set by HalvingSearchCV"):
         _check_not_searched(_resolve_resource(RandomForestRegressor(), "auto", 9), [{"n_estimators": 5}])
+
+
+def test_ranks_put_longer_trained_candidates_first():
+    # NaN last; 9 epochs before 3; then by score; ties share the lower rank.
+    mean = np.array([0.9, np.nan, 0.8, 0.95, 0.9, np.nan])
+    epochs = np.array([9, 9, 9, 3, 9, 0])
+    assert _rank(mean, epochs).tolist() == [1, 5, 3, 4, 1, 6]
+
+
+def test_sklearn_module_reaches_ray_only_through_the_backend():
+    tree = ast.parse(Path(halving.sklearn.__file__).read_text())
+    imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert not [name for name in imported if name == "ray" or name.startswith("ray.")], imported
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    assert "ray" not in names
+
+
+def test_built_on_scikit_learns_search():
+    # cv_results_, best_* and the predict/score delegation are BaseSearchCV's, not restated here.
+    assert issubclass(HalvingSearchCV, BaseSearchCV)
+    for name in ("predict", "predict_proba", "decision_function", "score", "transform", "classes_"):
+        assert name not in vars(HalvingSearchCV), name
+    assert hasattr(search(), "predict") and not hasattr(search(refit=False), "predict")
 
 
 # -- fits on Ray ------------------------------------------------------------------------
@@ -214,3 +244,51 @@ def test_refit_false_budget_a_list_of_dicts_and_failing_candidates(ray_session, 
     with pytest.raises(AttributeError) as info:
         s.predict(X)
     assert "refit=False" in str(info.value.__cause__)
+
+
+def test_stopped_candidates_keep_their_last_score_and_resources(ray_session, tmp_path):
+    X, y = load_breast_cancer(return_X_y=True)
+    s = HalvingSearchCV(GradientBoostingClassifier(n_estimators=18, random_state=0),
+                        {"learning_rate": loguniform(0.01, 1.0), "max_depth": [1, 2, 3]}, policy="sha",
+                        n_candidates=9, max_epochs=9, cv=2, random_state=3, workers=2, run_dir=tmp_path)
+    s.fit(X, y)
+    res = s.cv_results_
+    assert s.n_candidates_ == [9, 3, 1] and s.rung_epochs_ == [1, 3, 9]
+    stopped = res["state"] == "stopped"
+    assert stopped.sum() == 8 and sorted(res["n_epochs"][stopped].tolist()) == [1] * 6 + [3] * 2
+    # Each stopped candidate: its score and folds at the last epoch it trained, the trees it got.
+    curves = s.result_.table().to_pylist()
+    for c in np.flatnonzero(stopped):
+        trial = next(t for t, cfg in s.result_.configs.items() if cfg["candidate"] == c)
+        last = max((r for r in curves if r["trial"] == trial), key=lambda r: r["epoch"])
+        assert last["epoch"] == res["n_epochs"][c]
+        assert [res[f"split{k}_test_score"][c] for k in range(2)] == [last["split0_score"], last["split1_score"]]
+        assert res["mean_test_score"][c] == pytest.approx(last["score"])
+        assert res["mean_test_score"][c] == pytest.approx(res[f"test_score_epoch_{last['epoch']}"][c])
+        assert res["n_resources"][c] == 2 * last["epoch"] and res["iter"][c] == (0 if last["epoch"] == 1 else 1)
+        assert res["mean_fit_time"][c] > 0
+    # Ranked by how far they got, then by score: the finished one first, then the two stopped at epoch 3.
+    by_rank = np.argsort(res["rank_test_score"], kind="stable")
+    assert res["n_epochs"][by_rank].tolist() == [9, 3, 3] + [1] * 6
+    assert res["rank_test_score"][s.best_index_] == 1
+    for group in (by_rank[1:3], by_rank[3:]):
+        scores = res["mean_test_score"][group]
+        assert np.all(scores[:-1] >= scores[1:])
+    assert s.best_index_ == by_rank[0] and s.best_score_ == pytest.approx(s.result_.best_value)
+
+
+def test_an_address_ray_cannot_use_is_a_cluster_error_and_leaves_no_run_dir(ray_session, digits, tmp_path):
+    # With Ray already initialised here, joining another cluster is refused before anything is written.
+    with pytest.raises(ClusterError):
+        search(n_candidates=3, max_epochs=1, address="127.0.0.1:1", run_dir=tmp_path).fit(*digits)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_example_script_runs(ray_session, capsys):
+    spec = importlib.util.spec_from_file_location("sklearn_search_example", ROOT / "examples" / "sklearn_search.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    sgd, gbc = example.main(n_candidates=6, max_epochs=3, workers=2)
+    out = capsys.readouterr().out
+    assert "SGDClassifier on digits" in out and "GradientBoostingClassifier on breast_cancer" in out
+    assert sgd.resource_ == "partial_fit" and gbc.resource_ == "n_estimators" and gbc.n_splits_ == 3

@@ -1,15 +1,12 @@
-"""Replays: a logged experiment's state rebuilt through the live loop's transitions
-(how a run resumes and how it is read back), and its recorded curves re-decided under
-other policies (``halving replay``)."""
+"""A logged experiment's state rebuilt through the live loop's transitions: how a run
+resumes and how it is read back. (Re-deciding its recorded curves under other policies,
+``halving replay``, is a simulation: ``simulation.replay_policies``.)"""
 
 from __future__ import annotations
 
 import json
 import math
-import os
-from typing import Any, Callable, Iterable
-
-import numpy as np
+from typing import Callable, Iterable
 
 import policies as P
 from policies import Action
@@ -17,9 +14,8 @@ from policies import Action
 from .engine import Engine
 from .errors import UserError
 from .eventlog import EventKind, decision_from_event
-from .result import Result
 
-__all__ = ["ReplayMismatch", "replay_log", "replay_policies", "curve_matrix"]
+__all__ = ["ReplayMismatch", "replay_log"]
 
 
 class ReplayMismatch(UserError):
@@ -101,42 +97,3 @@ class _Replay:
 
     def restarted(self, ev: dict) -> None:
         self.engine.trials[ev["trial"]].restart = "replayed"
-
-
-def curve_matrix(result: Result) -> tuple[np.ndarray, list[int]]:
-    """Recorded curves as trials x max_epochs (NaN where never trained), and the trial ids of the rows."""
-    table = result.table()
-    trials = sorted(result.configs)
-    row = {t: i for i, t in enumerate(trials)}
-    curves = np.full((len(trials), result.max_epochs), np.nan)
-    for t, e, v in zip(table.column("trial").to_pylist(), table.column("epoch").to_pylist(),
-                       table.column(result.metric).to_pylist()):
-        curves[row[t], e - 1] = v
-    return curves, trials
-
-
-def replay_policies(run_dir: str | os.PathLike, names: list[str], workers: int | None = None) -> list[dict]:
-    """Each named policy re-decided on the recorded curves of ``run_dir``, with no training."""
-    from .rundir import load_run
-    from .simulation import simulate
-
-    spec, recorded = load_run(run_dir)
-    curves, trial_ids = curve_matrix(recorded)
-    sign = P.Direction(recorded.mode).sign
-    return [_replay_row(simulate(curves, policy=name, mode=recorded.mode, workers=workers or spec.workers or 2,
-                                 seed=spec.seed, metric=recorded.metric, cut_short="stop"),
-                        name, recorded, trial_ids, sign)
-            for name in names]
-
-
-def _replay_row(result: Result, name: str, recorded: Result, trial_ids: list[int], sign: float) -> dict[str, Any]:
-    best, best_recorded = result.best_value, recorded.best_value
-    return {
-        "policy": name,
-        "best_value": best,
-        "best_trial": None if result.best_trial is None else trial_ids[result.best_trial],
-        "regret": None if best is None or best_recorded is None else sign * (best_recorded - best),
-        "epochs_used": result.epochs_used,
-        "cut_short": sum(1 for d in result.decisions if d.reason.rule == "curve-cut-short"),
-        "recorded_epochs": recorded.epochs_used,
-    }

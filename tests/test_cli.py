@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import halving
 from halving.cli import app
-from halving.replay import curve_matrix
+from halving.simulation import curve_matrix
 
 runner = CliRunner()
 TARGET = str(Path(__file__).with_name("_cli_target.py")) + ":train"

@@ -98,7 +98,7 @@ def replay(
     counted in the "cut short" column and the trial can never be best.
     Regret is the distance from the best value recorded at max_epochs.
     """
-    from ..replay import replay_policies
+    from ..simulation import replay_policies
     from .experiments import split_policies
 
     rows = replay_policies(run_dir, split_policies(policies), workers=workers)

@@ -21,7 +21,7 @@ from .result import Result
 from .rundir import BEST_MODEL, spec_of_events
 from .trainable import describe_trainable
 
-__all__ = ["tune", "run_experiment", "target_name"]
+__all__ = ["tune", "run_experiment", "run_logged", "target_name"]
 
 
 def target_name(trainable: Any) -> str:
@@ -126,13 +126,15 @@ def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.Pa
         backend = RayBackend(trainable, spec, workers=workers, class_trainable=kind == "class",
                              checkpoints=CheckpointStore(run_path / "checkpoints"))
         try:
-            return _run(spec, spec.policy.build(), backend, run_path, events, progress)
+            return run_logged(spec, spec.policy.build(), backend, run_path, events, progress)
         finally:
             backend.close()
 
 
-def _run(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: Path, events: Any,
+def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: Path, events: Any,
          progress: Callable | None) -> Result:
+    """Run ``policy`` on any backend with every event logged to ``run_path``; with ``events``
+    (a log read back), the engine's state is first replayed from them: a resume."""
     seq = int(events.column("seq")[-1].as_py()) + 1 if events is not None and events.num_rows else 0
     log = EventLog(run_path, seq=seq)
     try:

@@ -130,3 +130,15 @@ def train_self_kill(config: dict) -> None:
             open(marker, "w").close()
             os.kill(os.getpid(), signal.SIGKILL)
         halving.report(acc=curve(config, epoch), own_epoch=epoch, pid=os.getpid())
+
+
+def train_contract(config: dict) -> None:
+    """The backend contract's trainable: ``curve``, with the trial whose x is ``trap``
+    raising in epoch 2 and the one whose x is ``slow_x`` taking ``slow`` seconds an epoch."""
+    epoch = 0
+    while True:
+        epoch += 1
+        time.sleep(config["slow"] if config["x"] == config["slow_x"] else 0.002)
+        if config["x"] == config["trap"] and epoch == 2:
+            raise RuntimeError(f"trap sprung in epoch {epoch}")
+        halving.report(acc=curve(config, epoch))

@@ -41,7 +41,9 @@ class SimulatedBackend:
     """``workers`` simulated workers over ``curves`` (trials x epochs).
 
     ``epoch_seconds`` is the virtual cost of one epoch: a number, one number
-    per trial (an array), or ``None`` for 1.0. No wall clock is read.
+    per trial (an array), or ``None`` for 1.0. No wall clock is read. A trial
+    whose epochs add up past ``trial_timeout`` virtual seconds is ended there,
+    keeping the epochs it finished before, as the Ray backend does in wall time.
     """
 
     def __init__(
@@ -52,8 +54,13 @@ class SimulatedBackend:
         epoch_seconds: float | np.ndarray | None = None,
         cut_short: str = "error",
         failures: set[tuple[int, int]] | None = None,
+        trial_timeout: float | None = None,
     ) -> None:
         checks.count("workers", workers)
+        checks.seconds("trial_timeout", trial_timeout)
+        self.trial_timeout = trial_timeout
+        self._spent: dict[int, float] = {}  # virtual seconds each trial trained
+        self._cut: dict[int, int] = {}  # submission -> epochs it finishes before its timeout
         self.curves = curves
         self.workers = workers
         if cut_short not in ("error", "stop"):
@@ -99,7 +106,14 @@ class SimulatedBackend:
         return float(cost[trial])
 
     def submit(self, trial: int, config: dict, start: int, until: int, rung: int = 0) -> Start:
-        duration = (until - start) * self._epoch_cost(trial)
+        cost = self._epoch_cost(trial)
+        duration = (until - start) * cost
+        if self.trial_timeout is not None:
+            left = self.trial_timeout - self._spent.get(trial, 0.0)
+            if duration >= left:  # the trial passes its timeout within this grant
+                self._cut[self._seq] = max(0, int(left // cost))
+                duration = max(0.0, left)
+            self._spent[trial] = self._spent.get(trial, 0.0) + duration
         self.busy_seconds += duration
         heapq.heappush(self._heap, (self._now + duration, self._seq, trial, start, until, self._now))
         self._seq += 1
@@ -113,8 +127,17 @@ class SimulatedBackend:
     def release(self, trial: int, keep: bool) -> None:
         pass
 
+    def stats(self) -> dict:
+        return {"workers": self.workers, "busy_seconds": self.busy_seconds, "peak_running": self.peak_running}
+
+    def fetch_model(self, trial: int) -> None:
+        return None  # a curve has no model
+
+    def close(self) -> None:
+        pass
+
     def wait(self) -> list[Segment]:
-        end, _, trial, start, until, began = heapq.heappop(self._heap)
+        end, seq, trial, start, until, began = heapq.heappop(self._heap)
         self._now = end
         self._last_end[trial] = until
         curves = self.curves
@@ -124,7 +147,13 @@ class SimulatedBackend:
             values = [curves.item(trial, start)]  # most segments: one epoch (a slice costs more)
         else:
             values = curves[trial, start:until].tolist()
-        times = Ramp(began, (end - began) / (until - start), until - start)
+        times = Ramp(began, self._epoch_cost(trial), until - start)
+        if self._cut and seq in self._cut:
+            k = self._cut.pop(seq)
+            self._last_end[trial] = start + k
+            return [Segment(trial, start, values[:k], times[:k], worker=-1, timed_out=True,
+                            error=f"TrialTimeout: trial {trial} trained past trial_timeout={self.trial_timeout} "
+                                  "virtual seconds")]
         for e in range(start + 1, until + 1) if self.failures else ():
             if (trial, e) in self.failures:
                 self.failures.discard((trial, e))

@@ -61,7 +61,8 @@ def simulate(
     finally:
         if collecting:
             gc.enable()
-    return engine.result(wall_seconds=time.perf_counter() - t0, virtual_seconds=backend.now())
+    return engine.result(wall_seconds=time.perf_counter() - t0, virtual_seconds=backend.now(),
+                         backend_stats=backend.stats())
 
 
 def curve_matrix(result: Result) -> tuple[np.ndarray, list[int]]:

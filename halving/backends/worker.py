@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import traceback
 from typing import Any
 
@@ -16,7 +15,7 @@ __all__ = ["TrialWorker"]
 
 
 #: Training calls (run, bind, reset, load) run one at a time, in the order sent; the
-#: "control" group (take, drop, partial, model, info, ping) runs beside them, so a
+#: "control" group (take, drop, partial, model) runs beside them, so a
 #: paused trial can be saved, or a hung one read, while another trains.
 CONCURRENCY_GROUPS = {"control": 4}
 
@@ -47,20 +46,6 @@ class TrialWorker:
         for trial in list(self.runners):
             self.drop(trial)
         self.trainable = None
-
-    @ray.method(concurrency_group="control")
-    def ping(self) -> bool:
-        return True
-
-    @ray.method(concurrency_group="control")
-    def info(self) -> dict:
-        ctx = ray.get_runtime_context()
-        return {
-            "pid": os.getpid(),
-            "node_id": ctx.get_node_id(),
-            "index": self.index,
-            "resources": ctx.get_assigned_resources(),
-        }
 
     def run(self, trial: int, config: dict | None, start: int, until: int, cpus: int, restored: Any = None,
             drops: list[int] = ()) -> Segment:

@@ -29,6 +29,13 @@ __all__ = ["report", "cpus", "checkpoint", "make_runner", "TrialStopped", "descr
 _local = threading.local()
 
 
+class ModelNotPicklable(BaseException):
+    """A trial's model cannot be pickled, so it could never be returned or moved.
+
+    A BaseException, like ``TrialStopped``: a trainable's ``except Exception`` must not
+    swallow it and train on for nothing."""
+
+
 class TrialStopped(BaseException):
     """Raised inside a function trainable's ``report`` when halving stops the trial.
 
@@ -97,6 +104,7 @@ class FunctionRunner:
     """Runs ``train(config)`` in a thread; ``advance(until)`` lets it train up to ``until``."""
 
     def __init__(self, fn: Callable, config: dict, cpus: int, restored: Any = None) -> None:
+        self.check_model: Callable[[Any], None] | None = None  # set by the worker: checked at the first model
         self.fn = fn
         self.config = config
         self.cpus = cpus
@@ -135,6 +143,9 @@ class FunctionRunner:
             if self.epoch >= self.granted:
                 raise RuntimeError(f"report() called past the granted epoch {self.granted}")
             if model is not None:
+                if self.check_model is not None:
+                    self.check_model(model)
+                    self.check_model = None
                 self.model = model
             if ckpt is not None:
                 self.checkpoint = ckpt
@@ -182,6 +193,7 @@ class ClassRunner:
     """Drives a class trainable: ``setup(config)`` once, ``train_epoch()`` per epoch."""
 
     def __init__(self, cls: type, config: dict, cpus: int, restored: Any = None) -> None:
+        self.check_model: Callable[[Any], None] | None = None  # set by the worker: checked after epoch 1
         self.cpus = cpus
         self.config = config
         self.epoch = 0
@@ -215,6 +227,9 @@ class ClassRunner:
                 metrics = self.obj.train_epoch()
                 if not isinstance(metrics, dict):
                     raise TypeError(f"train_epoch() must return a dict of metrics, but returned {metrics!r}")
+                if self.check_model is not None:
+                    self.check_model(self.model)
+                    self.check_model = None
                 self.epoch += 1
                 out.metrics.append(metrics)
                 out.times.append(time.time())
@@ -238,12 +253,16 @@ class ClassRunner:
         return {"epoch": self.epoch, "state": fn() if callable(fn) else self.obj}
 
 
-def make_runner(trainable: Any, config: dict, cpus: int, restored: Any = None) -> FunctionRunner | ClassRunner:
+def make_runner(trainable: Any, config: dict, cpus: int, restored: Any = None,
+                check_model: Callable[[Any], None] | None = None) -> FunctionRunner | ClassRunner:
+    """A runner of ``trainable``; ``check_model`` vets the trial's model once, at its first report."""
     if inspect.isclass(trainable):
-        return ClassRunner(trainable, config, cpus, restored)
-    if restored is not None:
+        runner: FunctionRunner | ClassRunner = ClassRunner(trainable, config, cpus, restored)
+    elif restored is not None:
         runner = FunctionRunner(trainable, config, cpus, restored=restored.get("checkpoint"))
         runner.epoch = runner.granted = restored["epoch"]
         runner.model = restored.get("model")
-        return runner
-    return FunctionRunner(trainable, config, cpus)
+    else:
+        runner = FunctionRunner(trainable, config, cpus)
+    runner.check_model = check_model
+    return runner

@@ -142,3 +142,29 @@ def train_contract(config: dict) -> None:
         if config["x"] == config["trap"] and epoch == 2:
             raise RuntimeError(f"trap sprung in epoch {epoch}")
         halving.report(acc=curve(config, epoch))
+
+
+def train_unpicklable_model(config: dict) -> None:
+    """Reports a model that cannot be pickled (a lock) with every epoch."""
+    import threading
+
+    epoch = 0
+    while True:
+        epoch += 1
+        halving.report(acc=curve(config, epoch), model=threading.Lock())
+
+
+class UnpicklableModelClass:
+    """A class trainable whose model() is a lock."""
+
+    def setup(self, config: dict) -> None:
+        self.config, self.epoch = config, 0
+
+    def train_epoch(self) -> dict:
+        self.epoch += 1
+        return {"acc": curve(self.config, self.epoch)}
+
+    def model(self):
+        import threading
+
+        return threading.Lock()

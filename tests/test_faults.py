@@ -9,6 +9,7 @@ import pytest
 import halving
 from halving import space
 from halving.eventlog import iter_events, read_events
+from halving.cli.common import summary_lines
 from halving.result import TrialState
 
 from . import _trainables as T
@@ -85,3 +86,15 @@ def test_a_hanging_trial_is_stopped_by_trial_timeout(tmp_path):
         assert [e for tr, e in zip(result.table().column("trial").to_pylist(),
                                    result.table().column("epoch").to_pylist()) if tr == t] == [1]
     assert result.n_completed == 2
+
+
+@pytest.mark.parametrize("trainable", [T.train_unpicklable_model, T.UnpicklableModelClass])
+def test_an_unpicklable_model_fails_its_trial_at_its_first_report(tmp_path, trainable):
+    result = halving.tune(trainable, {"x": space.uniform(0.0, 1.0)}, metric="acc", mode="max", policy="none", max_epochs=5,
+                          trials=2, workers=2, run_dir=tmp_path / "run")
+    assert result.n_failed == 2 and result.best_trial is None
+    for trial in (0, 1):
+        assert "ModelNotPicklable: the trial's model of type _thread.lock cannot be pickled" in result.failures[trial]
+    assert result.epochs_used == 0  # each failed at its first report, before training on
+    lines = "\n".join(summary_lines(result))
+    assert "failed: trial 0: ModelNotPicklable" in lines and "failed: trial 1: ModelNotPicklable" in lines

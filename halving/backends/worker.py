@@ -9,7 +9,7 @@ import ray
 from ray import cloudpickle
 
 from .protocol import Segment
-from ..trainable import make_runner
+from ..trainable import ModelNotPicklable, make_runner
 
 __all__ = ["TrialWorker"]
 
@@ -62,7 +62,7 @@ class TrialWorker:
             if isinstance(restored, bytes):
                 restored = cloudpickle.loads(restored)
             if runner is None:
-                runner = make_runner(self.trainable, config, cpus, restored)
+                runner = make_runner(self.trainable, config, cpus, restored, check_model=_picklable)
                 self.runners[trial] = runner
                 if runner.epoch < start:
                     # State lost (worker died, driver restarted): retrain the epochs it had,
@@ -142,6 +142,19 @@ class TrialWorker:
     def model(self, trial: int) -> bytes | None:
         runner = self.runners.get(trial)
         return None if runner is None else cloudpickle.dumps(runner.model)
+
+
+def _picklable(model: Any) -> None:
+    """A model that cannot be pickled could never be returned as the best model (nor its
+    trial moved or spilled): its trial fails at its first report, not at the end of the run."""
+    if model is None:
+        return
+    try:
+        cloudpickle.dumps(model)
+    except Exception as exc:  # noqa: BLE001 - whatever pickling raises, the message names it
+        kind = type(model)
+        raise ModelNotPicklable(f"the trial's model of type {kind.__module__}.{kind.__qualname__} cannot be "
+                                f"pickled ({type(exc).__name__}: {exc})") from None
 
 
 def _plain(v: Any) -> Any:

@@ -3,6 +3,7 @@ every event in the run dir's log."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -12,16 +13,22 @@ from typing import Any, Callable, Sequence
 
 import policies as P
 
+from .backends.checkpoints import CheckpointStore
 from .engine import Engine
 from .errors import UserError
 from .eventlog import EventLog, iter_events, log_files, read_events
 from .experiment import ExperimentSpec, PolicySpec
 from .replay import replay_log
-from .result import Result
+from .result import Result, TrialState
 from .rundir import BEST_MODEL, spec_of_events
 from .trainable import describe_trainable
 
 __all__ = ["tune", "run_experiment", "run_logged", "target_name"]
+
+CHECKPOINTS = "checkpoints"
+_PROBE_BYTES = 1 << 20
+# Errors of a write that the user can mend (space, permissions, a read-only file system).
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
 
 
 def target_name(trainable: Any) -> str:
@@ -115,16 +122,14 @@ def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.Pa
                             f"{run_path}) to continue it, or choose another run_dir")
         events = read_events(run_path)
         spec.check_same(spec_of_events(events, run_path).to_dict(), run_path)
+    _check_writable(run_path)
     from .backends.ray_backend import RayBackend
     from .backends.ray_cluster import connect
 
     with connect(address) as cluster:
         workers = spec.workers or max(1, int(cluster.cpus))
-        run_path.mkdir(parents=True, exist_ok=True)
-        from .backends.checkpoints import CheckpointStore
-
         backend = RayBackend(trainable, spec, workers=workers, class_trainable=kind == "class",
-                             checkpoints=CheckpointStore(run_path / "checkpoints"))
+                             checkpoints=CheckpointStore(run_path / CHECKPOINTS))
         try:
             return run_logged(spec, spec.policy.build(), backend, run_path, events, progress)
         finally:
@@ -146,18 +151,14 @@ def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: P
             (run_path / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2, default=str))
         else:
             stats = replay_log(engine, iter_events(events))
-            session.update(resumed=True, replayed=stats, running_at_crash=sorted(engine.running))
+            needed = {t for t, r in engine.trials.items() if r.state in (TrialState.PAUSED, TrialState.RUNNING)}
+            stale = CheckpointStore(run_path / CHECKPOINTS).prune(keep=needed)
+            session.update(resumed=True, replayed=stats, running_at_crash=sorted(engine.running),
+                           stale_checkpoints_removed=stale)
         log.session_started(session, now)
         log.flush()
         t0 = time.perf_counter()
-        try:
-            engine.run()
-        except KeyboardInterrupt:
-            log.interrupted("KeyboardInterrupt", time.time())
-            log.close()
-            raise KeyboardInterrupt(
-                f"interrupted; every report so far is in {run_path}. Resume with: halving resume {run_path}"
-            ) from None
+        _train(engine, log, run_path)
         wall = time.perf_counter() - t0
         model = backend.fetch_model(engine.best_trial) if engine.best_trial is not None else None
         model_path = _save_model(run_path, model)
@@ -166,10 +167,46 @@ def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: P
         log.experiment_finished(result.summary(), time.time())
         log.close()
         _write_results(run_path, result)
+        CheckpointStore(run_path / CHECKPOINTS).prune(keep=set())  # the best model is saved apart
         return result
     finally:
         if not log.closed:
-            log.close()
+            try:
+                log.close()
+            except OSError:
+                pass  # the write that failed was reported; what was written before stays
+
+
+def _train(engine: Engine, log: EventLog, run_path: Path) -> None:
+    """The engine's loop; an interrupt or a failed write stops it in order, every record
+    written so far kept, with the command that resumes it."""
+    resume_hint = f"Resume with: halving resume {run_path}"
+    try:
+        engine.run()
+    except KeyboardInterrupt:
+        log.interrupted("KeyboardInterrupt", time.time())
+        log.close()
+        raise KeyboardInterrupt(f"interrupted; every report so far is in {run_path}. {resume_hint}") from None
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRORS:
+            raise
+        raise UserError(f"writing to {run_path} failed ({exc.strerror}); every report written before is kept. "
+                        f"Free space or fix the folder, then: halving resume {run_path}") from None
+
+
+def _check_writable(run_path: Path) -> None:
+    """A run dir that cannot be written (under a file, read-only, a full disk) is one clear
+    line, before Ray starts."""
+    try:
+        run_path.mkdir(parents=True, exist_ok=True)
+        probe = run_path / ".write-probe"
+        with open(probe, "wb") as fh:  # room for the first records and a checkpoint or two
+            fh.write(bytes(_PROBE_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write the run dir {run_path}: {exc.strerror or exc}") from None
 
 
 def _save_model(run_path: Path, model: Any) -> str | None:

@@ -49,3 +49,18 @@ class CheckpointStore:
     def forget(self, trial: int) -> None:
         if self.folder is not None:
             self.path(trial).unlink(missing_ok=True)
+
+    def prune(self, keep: set[int]) -> list[int]:
+        """Remove every checkpoint (and half-written file) but those of ``keep``: after a
+        crash, files of trials that ended are never read again. Returns the trials removed."""
+        if self.folder is None or not self.folder.is_dir():
+            return []
+        removed = []
+        for path in self.folder.glob("trial-*"):
+            stem = path.name.split(".", 1)[0].removeprefix("trial-")
+            trial = int(stem) if stem.isdigit() else None
+            if trial is None or trial not in keep or path.suffix == ".tmp":
+                path.unlink(missing_ok=True)
+                if trial is not None and path.suffix != ".tmp":
+                    removed.append(trial)
+        return sorted(removed)

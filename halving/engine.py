@@ -146,8 +146,8 @@ class Engine:
     def _fill(self) -> object:
         """Hand work to every free worker; returns the policy's last answer."""
         backend, rec, trials = self.backend, self.rec, self.trials
-        next_work = self.policy.next
-        WAIT, DONE = P.WAIT, P.DONE
+        next_work, config_of, created, assigned = self.policy.next, self.spec.config_of, self.created, self.assigned
+        WAIT, DONE, CHECKPOINT, SCRATCH = P.WAIT, P.DONE, Start.CHECKPOINT, Start.SCRATCH
         while backend.free_slots() > 0:
             if self.timeout is not None and backend.now() - self.t0 >= self.timeout:
                 self.halt("timeout")
@@ -164,16 +164,16 @@ class Engine:
                     return DONE
             now = backend.now()
             if new:
-                record = self.created(trial, self.spec.config_of(trial))
+                record = created(trial, config_of(trial))
                 rec.trial_created(trial, record.config, now)
             else:
                 record = trials[trial]
             start = record.trained
-            self.assigned(trial, start, until, reason)
+            assigned(trial, start, until, reason)
             rec.assigned(trial, start, until, reason, now)
             rec.flush()  # logged before the work starts
             how = backend.submit(trial, record.config, start, until, self.rung_of_epoch(start))
-            if how.restarted:
+            if how is CHECKPOINT or how is SCRATCH:
                 self._restarted(trial, start, how)
         return None
 
@@ -204,6 +204,7 @@ class Engine:
     def created(self, trial: int, config: dict) -> TrialRecord:
         record = self.trials[trial] = TrialRecord(config)
         return record
+
 
     def assigned(self, trial: int, start: int, until: int, reason: Reason | None = None) -> None:
         record = self.trials[trial]

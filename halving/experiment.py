@@ -142,6 +142,9 @@ class ExperimentSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.metric, str) or not self.metric:
             raise SpecError(f"metric must be a non-empty string, but got metric={self.metric!r}")
+        if self.mode is None:
+            raise SpecError(f"mode is required: mode='max' if a larger {self.metric} is better, mode='min' if a "
+                            "smaller one is")
         if self.mode not in ("max", "min"):
             raise SpecError(f"mode must be 'max' or 'min', but got mode={self.mode!r}")
         if not isinstance(self.policy, PolicySpec):

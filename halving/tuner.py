@@ -42,7 +42,7 @@ def tune(
     space: Any,
     *,
     metric: str,
-    mode: str = "max",
+    mode: str | None = None,
     policy: str | P.Policy = "asha",
     max_epochs: int,
     trials: int | None = None,
@@ -65,7 +65,9 @@ def tune(
 
     ``trainable`` is a function ``train(config)`` that calls
     ``halving.report(**metrics)`` once per epoch, or a class with
-    ``setup(config)`` and ``train_epoch() -> dict``. Each configuration is a
+    ``setup(config)`` and ``train_epoch() -> dict``. Trials are ranked by the
+    reported ``metric``; ``mode`` (required) says which way is better:
+    ``"max"`` or ``"min"``. Each configuration is a
     trial; up to ``workers`` trials train at once in Ray actors, and
     ``policy`` decides after each rung or interval which go on. ``trials=None``
     enumerates the grid of a space of ``choice``/``grid`` dimensions.

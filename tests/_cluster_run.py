@@ -59,7 +59,7 @@ def main(out_dir: str) -> None:
     report = {"node_ids": None}
     try:
         # 1. Join the cluster by address: trials on both nodes, promotions across them.
-        joined = halving.tune(NodeClass, SPACE, metric="acc", policy="sha", max_epochs=9, trials=27, workers=4,
+        joined = halving.tune(NodeClass, SPACE, metric="acc", mode="max", policy="sha", max_epochs=9, trials=27, workers=4,
                               address=cluster.address, run_dir=f"{out_dir}/joined")
         report["joined"] = summary(joined)
         # tune() disconnected from the cluster it joined, and left it running.
@@ -87,7 +87,7 @@ def main(out_dir: str) -> None:
 
         killer = threading.Thread(target=remove_when_busy, daemon=True)
         killer.start()
-        result = halving.tune(NodeClass, SPACE, metric="acc", policy="sha", max_epochs=9, trials=27, workers=4,
+        result = halving.tune(NodeClass, SPACE, metric="acc", mode="max", policy="sha", max_epochs=9, trials=27, workers=4,
                               run_dir=run_dir)
         killer.join(timeout=5)
         report["removed"] = summary(result)

@@ -20,7 +20,7 @@ class NoTrainEpoch:
         pass
 
 
-GOOD = dict(space={"x": space.uniform(0, 1)}, metric="acc", max_epochs=3, trials=3)
+GOOD = dict(space={"x": space.uniform(0, 1)}, metric="acc", mode="max", max_epochs=3, trials=3)
 
 CASES = [
     # search spaces

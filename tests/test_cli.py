@@ -18,7 +18,7 @@ from halving.simulation import curve_matrix
 
 runner = CliRunner()
 TARGET = str(Path(__file__).with_name("_cli_target.py")) + ":train"
-SMALL = ["--metric", "val_acc", "--trials", "12", "--max-epochs", "9", "--workers", "2", "--quiet"]
+SMALL = ["--metric", "val_acc", "--mode", "max", "--trials", "12", "--max-epochs", "9", "--workers", "2", "--quiet"]
 
 
 def _has_matplotlib() -> bool:
@@ -54,9 +54,9 @@ def test_simulate_runs_at_scale_in_virtual_time():
     "args, message",
     [
         (["run", "sgd-digits", "--policy", "nope"], "unknown policy 'nope'"),
-        (["run", "no_such_module_xyz:train", "--metric", "a", "--max-epochs", "3"], "cannot import module"),
+        (["run", "no_such_module_xyz:train", "--metric", "a", "--mode", "max", "--max-epochs", "3"], "cannot import module"),
         (["run", "not-an-example"], "unknown target 'not-an-example'"),
-        (["run", "missing/file.py:train", "--metric", "a", "--max-epochs", "3"], "does not exist"),
+        (["run", "missing/file.py:train", "--metric", "a", "--mode", "max", "--max-epochs", "3"], "does not exist"),
         (["run", "sgd-digits", "--policy", "asha", "--grace", "2"], "--grace does not apply to policy 'asha'"),
         (["run", "sgd-digits", "--eta", "1"], "eta must be >= 2"),
         (["run", "sgd-digits", "--trials", "0"], "trials must be a positive int"),
@@ -82,7 +82,7 @@ def test_bad_arguments_give_one_line_and_exit_code_2(args, message):
 def test_malformed_space_file_is_exit_code_2(tmp_path, content, message):
     path = tmp_path / "space.json"
     path.write_text(content)
-    out = invoke("run", TARGET, "--space", path, "--metric", "val_acc", "--max-epochs", "3")
+    out = invoke("run", TARGET, "--space", path, "--metric", "val_acc", "--mode", "max", "--max-epochs", "3")
     assert out.exit_code == 2, out.output
     assert message in out.output and "Traceback" not in out.output
 
@@ -141,7 +141,7 @@ def test_replay_counts_curves_cut_short(tmp_path, ray_session):
 def test_compare_writes_a_table(tmp_path, ray_session):
     csv = tmp_path / "cmp.csv"
     plot = ["--plot", tmp_path / "best.png"] if _has_matplotlib() else []
-    out = invoke("compare", TARGET, "--policies", "asha,none", "--seeds", "1", "--metric", "val_acc",
+    out = invoke("compare", TARGET, "--policies", "asha,none", "--seeds", "1", "--metric", "val_acc", "--mode", "max",
                  "--trials", "9", "--max-epochs", "3", "--workers", "2", "--run-dir", tmp_path / "runs",
                  "--out", csv, "--json", "--quiet", *plot)
     assert out.exit_code == 0, out.output
@@ -216,5 +216,5 @@ def test_live_progress_shows_trial_states_budget_best_and_elapsed():
 
 
 def test_a_continuous_space_needs_trials():
-    out = invoke("run", TARGET, "--metric", "val_acc", "--max-epochs", "3")
+    out = invoke("run", TARGET, "--metric", "val_acc", "--mode", "max", "--max-epochs", "3")
     assert out.exit_code == 2 and "--trials N is required" in out.output

@@ -31,7 +31,7 @@ def _events(run_dir, kind):
 def test_a_failing_trial_is_retried_up_to_max_failures(tmp_path):
     grid = {"x": space.grid([0.2, 0.9]), "flaky": space.grid([True, False]), "dir": str(tmp_path)}
     run = tmp_path / "run"
-    result = halving.tune(T.train_flaky, grid, metric="acc", policy="none", max_epochs=4, workers=2,
+    result = halving.tune(T.train_flaky, grid, metric="acc", mode="max", policy="none", max_epochs=4, workers=2,
                           max_failures=1, run_dir=run)
     assert result.n_failed == 0 and result.n_completed == 4
     failed = _events(run, "trial_failed")
@@ -47,7 +47,7 @@ def test_a_failing_trial_is_retried_up_to_max_failures(tmp_path):
 
 def test_without_retries_a_failing_trial_fails_and_the_rest_go_on(tmp_path):
     grid = {"x": space.grid([0.2, 0.9]), "flaky": space.grid([True, False]), "dir": str(tmp_path)}
-    result = halving.tune(T.train_flaky, grid, metric="acc", policy="none", max_epochs=4, workers=2,
+    result = halving.tune(T.train_flaky, grid, metric="acc", mode="max", policy="none", max_epochs=4, workers=2,
                           run_dir=tmp_path / "run")
     assert result.n_failed == 2 and result.n_completed == 2
     assert all("transient failure" in result.failures[t] for t, s in result.states.items()
@@ -59,7 +59,7 @@ def test_a_sigkilled_worker_is_replaced_and_its_trials_restart(tmp_path):
     grid = {"x": space.grid([0.1, 0.3, 0.5, 0.7, 0.9]), "killer": space.grid([False, True]),
             "dir": str(tmp_path)}
     run = tmp_path / "run"
-    result = halving.tune(T.train_self_kill, grid, metric="acc", policy="sha", max_epochs=9, workers=2,
+    result = halving.tune(T.train_self_kill, grid, metric="acc", mode="max", policy="sha", max_epochs=9, workers=2,
                           run_dir=run)
     assert result.n_failed == 0
     restarted = [json.loads(e["payload"]) for e in _events(run, "restarted")]
@@ -75,7 +75,7 @@ def test_a_sigkilled_worker_is_replaced_and_its_trials_restart(tmp_path):
 
 def test_a_hanging_trial_is_stopped_by_trial_timeout(tmp_path):
     grid = {"x": space.grid([0.3, 0.6]), "hang": space.grid([True, False])}
-    result = halving.tune(T.train_hanging, grid, metric="acc", policy="none", max_epochs=3, workers=2,
+    result = halving.tune(T.train_hanging, grid, metric="acc", mode="max", policy="none", max_epochs=3, workers=2,
                           trial_timeout=4.0, run_dir=tmp_path / "run")
     hung = [t for t, c in result.configs.items() if c["hang"]]
     for t in hung:

@@ -21,7 +21,7 @@ from . import _resume_target
 pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow]
 
 TARGET = str(Path(__file__).with_name("_resume_target.py")) + ":train"
-ARGS = ["--policy", "sha", "--trials", "27", "--max-epochs", "9", "--workers", "2", "--seed", "5", "--metric", "acc"]
+ARGS = ["--policy", "sha", "--trials", "27", "--max-epochs", "9", "--workers", "2", "--seed", "5", "--metric", "acc", "--mode", "max"]
 
 
 def _reports(run_dir: Path) -> list[tuple[int, int, float]]:
@@ -72,7 +72,7 @@ def test_sigkill_then_resume_loses_no_report_and_finds_the_same_best(tmp_path):
     resumed = halving.load(run_dir)
     assert resumed.epochs_used == 27 + 9 * 2 + 3 * 6
 
-    uninterrupted = halving.tune(_resume_target.train, _resume_target.space, metric="acc", policy="sha",
+    uninterrupted = halving.tune(_resume_target.train, _resume_target.space, metric="acc", mode="max", policy="sha",
                                  trials=27, max_epochs=9, workers=2, seed=5, run_dir=tmp_path / "whole")
     assert resumed.best_trial == uninterrupted.best_trial
     assert resumed.best_value == pytest.approx(uninterrupted.best_value)
@@ -84,7 +84,7 @@ def test_sigkill_then_resume_loses_no_report_and_finds_the_same_best(tmp_path):
 def test_ctrl_c_flushes_the_log_says_how_to_resume_and_resume_works(tmp_path):
     run_dir = tmp_path / "interrupted"
     args = ["--policy", "sha", "--trials", "81", "--max-epochs", "27", "--workers", "2", "--seed", "2",
-            "--metric", "acc"]
+            "--metric", "acc", "--mode", "max"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "halving.cli", "run", TARGET, *args, "--run-dir", str(run_dir), "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,

@@ -35,7 +35,7 @@ def test_the_script_runs_on_its_own_and_prints_its_metrics():
 
 def test_halving_tunes_the_unchanged_script_with_pause_and_promotion(tmp_path, ray_session):
     run_dir = tmp_path / "run"
-    out = CliRunner().invoke(app, ["run", str(SCRIPT), "--space", str(SPACE), "--metric", "val_accuracy",
+    out = CliRunner().invoke(app, ["run", str(SCRIPT), "--space", str(SPACE), "--metric", "val_accuracy", "--mode", "max",
                                    "--policy", "asha", "--max-epochs", "9", "--trials", "12", "--workers", "2",
                                    "--run-dir", str(run_dir), "--quiet", "--json"])
     assert out.exit_code == 0, out.output
@@ -58,11 +58,12 @@ def test_a_failing_script_is_a_failed_trial_with_its_stderr_tail(tmp_path, ray_s
     space = tmp_path / "space.json"
     space.write_text('{"x": {"type": "uniform", "low": 0, "high": 1}}')
     run_dir = tmp_path / "run"
-    out = CliRunner().invoke(app, ["run", str(script), "--space", str(space), "--metric", "acc", "--policy", "none",
+    out = CliRunner().invoke(app, ["run", str(script), "--space", str(space), "--metric", "acc", "--mode", "max", "--policy", "none",
                                    "--max-epochs", "3", "--trials", "2", "--workers", "2", "--run-dir",
                                    str(run_dir), "--quiet"])
-    assert out.exit_code == 0, out.output
+    assert out.exit_code == 1, out.output  # no trial produced a best value: CI must see a failure
     assert "failed: trial" in out.output  # the CLI summary names the failed trials
+    assert "no trial produced a best acc: 2 of 2 trials failed" in out.output
     failed = [json.loads(e["payload"]) for e in iter_events(read_events(run_dir)) if e["kind"] == "trial_failed"]
     assert len(failed) == 2
     assert all("exited with code 3" in f["error"] and "disk full" in f["error"] for f in failed), failed
@@ -71,5 +72,5 @@ def test_a_failing_script_is_a_failed_trial_with_its_stderr_tail(tmp_path, ray_s
 def test_a_script_with_a_syntax_error_is_refused(tmp_path):
     script = tmp_path / "broken.py"
     script.write_text("def f(:\n    pass\n")
-    out = CliRunner().invoke(app, ["run", str(script), "--space", str(SPACE), "--metric", "a", "--max-epochs", "3"])
+    out = CliRunner().invoke(app, ["run", str(script), "--space", str(SPACE), "--metric", "a", "--mode", "max", "--max-epochs", "3"])
     assert out.exit_code == 2 and "syntax error" in out.output and "Traceback" not in out.output

@@ -27,7 +27,7 @@ SPACE = {"x": space.uniform(0.0, 1.0), "slow": space.uniform(0.0, 1.0)}
 
 
 def test_promoted_trials_continue_from_their_last_epoch(tmp_path):
-    result = halving.tune(T.train_counting, SPACE, metric="acc", policy="asha", max_epochs=9, trials=27,
+    result = halving.tune(T.train_counting, SPACE, metric="acc", mode="max", policy="asha", max_epochs=9, trials=27,
                           workers=2, seed=1, run_dir=tmp_path / "run")
     table = result.table()
     assert table.column("own_epoch").to_pylist() == table.column("epoch").to_pylist()
@@ -38,7 +38,7 @@ def test_promoted_trials_continue_from_their_last_epoch(tmp_path):
 
 
 def test_class_trainable_promotes_and_moves_state_without_retraining(tmp_path):
-    result = halving.tune(T.CountingClass, SPACE, metric="acc", policy="sha", max_epochs=9, trials=27,
+    result = halving.tune(T.CountingClass, SPACE, metric="acc", mode="max", policy="sha", max_epochs=9, trials=27,
                           workers=2, run_dir=tmp_path / "run")
     table = result.table()
     assert table.column("own_epoch").to_pylist() == table.column("epoch").to_pylist()
@@ -47,7 +47,7 @@ def test_class_trainable_promotes_and_moves_state_without_retraining(tmp_path):
 
 
 def test_budget_is_exact(tmp_path):
-    result = halving.tune(T.train_counting, SPACE, metric="acc", policy="asha", max_epochs=9, trials=40,
+    result = halving.tune(T.train_counting, SPACE, metric="acc", mode="max", policy="asha", max_epochs=9, trials=40,
                           budget=50, workers=2, run_dir=tmp_path / "run")
     assert result.epochs_used == 50
     assert result.table().num_rows == 50
@@ -57,7 +57,7 @@ def test_budget_is_exact(tmp_path):
 @pytest.mark.parametrize("lookahead", [0, 1])
 def test_concurrency_stays_within_workers(tmp_path, lookahead):
     # With a lookahead, a worker holds its next assignment while it trains: still one trial at a time.
-    result = halving.tune(T.train_timed, SPACE, metric="acc", policy="asha", max_epochs=3, trials=12,
+    result = halving.tune(T.train_timed, SPACE, metric="acc", mode="max", policy="asha", max_epochs=3, trials=12,
                           workers=2, lookahead=lookahead, run_dir=tmp_path / "run")
     table = result.table()
     events = sorted([(t, 1) for t in table.column("t0").to_pylist()] + [(t, -1) for t in table.column("t1").to_pylist()],
@@ -70,7 +70,7 @@ def test_concurrency_stays_within_workers(tmp_path, lookahead):
 
 
 def test_best_is_best_among_trials_that_reached_max_epochs(tmp_path):
-    result = halving.tune(T.train_counting, SPACE, metric="acc", policy="asha", max_epochs=9, trials=27,
+    result = halving.tune(T.train_counting, SPACE, metric="acc", mode="max", policy="asha", max_epochs=9, trials=27,
                           workers=2, run_dir=tmp_path / "run")
     table = result.table()
     at_r = [(v, t) for t, e, v in zip(table.column("trial").to_pylist(), table.column("epoch").to_pylist(),
@@ -82,7 +82,7 @@ def test_best_is_best_among_trials_that_reached_max_epochs(tmp_path):
 
 def test_sha_on_ray_makes_the_same_decisions_as_simulate(tmp_path):
     n, R = 27, 9
-    result = halving.tune(T.train_counting, SPACE, metric="acc", policy="sha", max_epochs=R, trials=n, workers=2,
+    result = halving.tune(T.train_counting, SPACE, metric="acc", mode="max", policy="sha", max_epochs=R, trials=n, workers=2,
                           seed=3, run_dir=tmp_path / "run")
     configs = [result.configs[i] for i in range(n)]
     curves = np.array([[T.curve(c, e) for e in range(1, R + 1)] for c in configs])
@@ -101,7 +101,7 @@ def test_sha_on_ray_makes_the_same_decisions_as_simulate(tmp_path):
 
 def test_metrics_become_columns_and_load_matches(tmp_path):
     run = tmp_path / "run"
-    result = halving.tune(T.train_counting, SPACE, metric="acc", policy="asha", max_epochs=3, trials=9, workers=2,
+    result = halving.tune(T.train_counting, SPACE, metric="acc", mode="max", policy="asha", max_epochs=3, trials=9, workers=2,
                           run_dir=run)
     assert {"trial", "epoch", "acc", "own_epoch", "pid"} <= set(result.table().column_names)
     loaded = halving.load(run)
@@ -115,7 +115,7 @@ def test_metrics_become_columns_and_load_matches(tmp_path):
 
 def test_a_raising_trial_fails_and_others_go_on(tmp_path):
     grid = {"kind": space.grid(["ok", "raise", "nan", "missing"]), "x": space.grid([0.0, 0.5])}
-    result = halving.tune(T.train_faulty, grid, metric="acc", policy="none", max_epochs=3, workers=2,
+    result = halving.tune(T.train_faulty, grid, metric="acc", mode="max", policy="none", max_epochs=3, workers=2,
                           run_dir=tmp_path / "run")
     by_kind = {}
     for trial, cfg in result.configs.items():
@@ -137,7 +137,7 @@ def test_a_raising_trial_fails_and_others_go_on(tmp_path):
 
 
 def test_survivors_get_more_cpus(tmp_path):
-    result = halving.tune(T.CpuClass, SPACE, metric="acc", policy="sha", max_epochs=9, trials=9, workers=2,
+    result = halving.tune(T.CpuClass, SPACE, metric="acc", mode="max", policy="sha", max_epochs=9, trials=9, workers=2,
                           cpus_per_rung=[1, 2], run_dir=tmp_path / "run")
     table = result.table()
     rows = list(zip(table.column("epoch").to_pylist(), table.column("cpus").to_pylist(),
@@ -157,7 +157,7 @@ def test_moved_and_returned_state_is_writable(tmp_path):
     from ray import cloudpickle
 
     cloudpickle.register_pickle_by_value(sys.modules[SGDDigits.__module__])
-    result = halving.tune(SGDDigits, sys.modules[SGDDigits.__module__].space, metric="val_accuracy",
+    result = halving.tune(SGDDigits, sys.modules[SGDDigits.__module__].space, metric="val_accuracy", mode="max",
                           policy="sha", max_epochs=9, trials=27, workers=2, run_dir=tmp_path / "run")
     assert result.n_failed == 0, result.failures
     assert result.backend_stats["migrations"] + result.backend_stats["warm_promotions"] > 0
@@ -178,7 +178,7 @@ def test_a_trainable_workers_cannot_load_fails_fast(tmp_path):
     sys.modules["halving_no_such_module_for_workers"] = fake
     try:
         with pytest.raises(RuntimeError, match="could not start or load the trainable"):
-            halving.tune(fake.train, SPACE, metric="acc", max_epochs=3, trials=3, workers=2,
+            halving.tune(fake.train, SPACE, metric="acc", mode="max", max_epochs=3, trials=3, workers=2,
                          run_dir=tmp_path / "run")
     finally:
         del sys.modules["halving_no_such_module_for_workers"]
@@ -186,7 +186,7 @@ def test_a_trainable_workers_cannot_load_fails_fast(tmp_path):
 
 def test_promotions_carry_their_reasons_and_survive_load(tmp_path):
     run = tmp_path / "run"
-    result = halving.tune(T.train_counting, SPACE, metric="acc", policy="asha", max_epochs=9, trials=27, workers=2,
+    result = halving.tune(T.train_counting, SPACE, metric="acc", mode="max", policy="asha", max_epochs=9, trials=27, workers=2,
                           run_dir=run)
     assert result.promotions
     for p in result.promotions:
@@ -196,7 +196,7 @@ def test_promotions_carry_their_reasons_and_survive_load(tmp_path):
 
 
 def test_paused_trials_past_the_memory_bound_spill_to_checkpoints(tmp_path):
-    result = halving.tune(T.CountingClass, SPACE, metric="acc", policy="asha", max_epochs=9, trials=27, workers=2,
+    result = halving.tune(T.CountingClass, SPACE, metric="acc", mode="max", policy="asha", max_epochs=9, trials=27, workers=2,
                           paused_in_memory=2, run_dir=tmp_path / "run")
     assert result.backend_stats["spilled"] > 0
     assert result.n_failed == 0
@@ -213,12 +213,12 @@ def test_idle_workers_are_kept_only_inside_reuse_workers(tmp_path, monkeypatch):
     from halving.backends import ray_pool
 
     # The test session runs inside reuse_workers(): after a tune() its workers wait, holding CPUs.
-    halving.tune(T.train_counting, SPACE, metric="acc", max_epochs=3, trials=3, workers=2, run_dir=tmp_path / "a")
+    halving.tune(T.train_counting, SPACE, metric="acc", mode="max", max_epochs=3, trials=3, workers=2, run_dir=tmp_path / "a")
     assert len(ray_pool._idle["actors"]) == 2
     ray_pool.release_idle_workers()
     # Outside reuse_workers() (the default), a tune() leaves nothing holding CPUs.
     monkeypatch.setitem(ray_pool._idle, "keep", 0)
-    halving.tune(T.train_counting, SPACE, metric="acc", max_epochs=3, trials=3, workers=2, run_dir=tmp_path / "b")
+    halving.tune(T.train_counting, SPACE, metric="acc", mode="max", max_epochs=3, trials=3, workers=2, run_dir=tmp_path / "b")
     assert ray_pool._idle["actors"] == []
     deadline = time.time() + 30
     while ray.available_resources().get("CPU", 0) < 2 and time.time() < deadline:
@@ -230,7 +230,7 @@ def test_time_queued_behind_another_trial_is_not_training_time(tmp_path):
     # One worker, lookahead 1: the second trial waits on the worker while the first trains 0.9 s.
     # Only its own 0.9 s count toward trial_timeout, not the wait.
     grid = {"x": space.grid([0.3, 0.6]), "sleep": space.grid([0.3])}
-    result = halving.tune(T.train_counting, grid, metric="acc", policy="none", max_epochs=3, workers=1,
+    result = halving.tune(T.train_counting, grid, metric="acc", mode="max", policy="none", max_epochs=3, workers=1,
                           lookahead=1, trial_timeout=1.5, run_dir=tmp_path / "run")
     assert result.n_completed == 2
     assert not result.failures

@@ -13,6 +13,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Budget-constrained hyperparameter tuning by early termination, on Ray.",
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: flags show no "<bool>" as if they took a value
 )
 for group in (experiments, inspect, simulate):
     app.add_typer(group.app)

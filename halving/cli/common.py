@@ -103,7 +103,8 @@ def print_json(obj: Any) -> None:
 
 def summary_lines(result: Any) -> list[str]:
     lines = [
-        f"policy {result.policy}: best {result.metric} = {fmt(result.best_value)} (trial {result.best_trial})",
+        f"policy {result.policy}: best {result.metric} ({result.mode}) = {fmt(result.best_value)} "
+        f"(trial {result.best_trial})",
         f"best config: {config_text(result.best_config)}",
         f"epochs used: {result.epochs_used}; trials: {result.n_trials} ({result.n_completed} finished, "
         f"{result.n_stopped} stopped, {result.n_failed} failed); wall {result.wall_seconds:.1f} s",

@@ -51,7 +51,8 @@ def build_spec(target: str, space_file: Optional[Path], policy: str, policy_para
         except ValueError:
             raise UsageError("--trials N is required: the space has continuous dimensions, so it has no grid "
                              "to enumerate") from None
-    values.setdefault("mode", "max")
+    if values.get("mode") is None:
+        raise UsageError(f"--mode is required: max if a larger {values['metric']} is better, min if a smaller one is")
     named = PolicySpec.of(policy, policy_params, seed=values.get("seed", 0))
     return ExperimentSpec(space=space, policy=named, target=canonical, **values), trainable
 
@@ -107,7 +108,22 @@ def run_and_report(spec: Any, trainable: Any, run_dir: Optional[Path], address: 
     else:
         for line in summary_lines(result):
             typer.echo(line)
+    if result.best_trial is None:
+        typer.echo(f"halving: error: {no_best_reason(result)}", err=True)
+        raise typer.Exit(1)
     return result
+
+
+def no_best_reason(result: Any) -> str:
+    """Why a run found no best trial, in one line: CI must not read it as a success."""
+    why = f"no trial produced a best {result.metric}"
+    if result.n_failed:
+        trial, message = min((t, m) for t, m in result.failures.items() if result.states[t].value == "failed")
+        return (f"{why}: {result.n_failed} of {result.n_trials} trials failed; the first, trial {trial}: "
+                f"{message.splitlines()[0][:300]}")
+    if result.stop_reason != "done":
+        return f"{why}: the run stopped early ({result.stop_reason}) before any trial reached {result.max_epochs} epochs"
+    return f"{why}: no trial reached {result.max_epochs} epochs"
 
 
 @app.command()

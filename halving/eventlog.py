@@ -553,10 +553,7 @@ class _FileScan:
         try:
             msg = pa.ipc.read_message(reader)
         except _ARROW_ERRORS as exc:
-            if _looks_torn(data, 0):
-                self._note(0, len(data), True, "an incomplete schema message")
-                return len(data)
-            raise CorruptLogError(f"{self.path} is not an Arrow IPC stream: {_first_line(exc)}") from None
+            return self._without_schema(_first_line(exc))
         if msg.type != "schema":
             raise CorruptLogError(f"{self.path} starts with a {msg.type} message, not a schema: "
                                   "it is not a halving event log")
@@ -567,6 +564,20 @@ class _FileScan:
         _check_schema(self.path, schema)
         self.schema = schema
         return reader.tell()
+
+    def _without_schema(self, why: str) -> int:
+        """The schema message is unreadable: a torn one ends the file; otherwise the records
+        after it are read with the one schema of this log version, if any can be found."""
+        data = self.data
+        if _looks_torn(data, 0):
+            self._note(0, len(data), True, "an incomplete schema message")
+            return len(data)
+        self.schema = SCHEMA
+        nxt = self._resync(1)
+        if nxt is None:
+            raise CorruptLogError(f"{self.path} is not an Arrow IPC stream: {why}")
+        self._note(0, nxt, False, f"an unreadable schema message: {why}")
+        return nxt
 
     def _batch_at(self, off: int) -> tuple[pa.RecordBatch, int]:
         reader = pa.BufferReader(self.buf)

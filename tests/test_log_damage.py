@@ -265,3 +265,25 @@ def test_a_reader_racing_a_live_writer_never_cuts_or_misreads(tmp_path):
     assert writer.wait() == 0 and reads > 5
     final = read_log(tmp_path)
     assert final.damages == () and final.table.num_rows == total == 1 + 300 * 60
+
+
+def test_a_damaged_schema_message_still_lets_the_records_be_read(tmp_path):
+    _write_log(tmp_path, n_batches=5)
+    path = tmp_path / "events-000.arrows"
+    schema_end = _messages(path)[0][1]
+    _damage(path, 0, "metadata")
+    before_bytes, before_mtime = _snapshot(path)
+    read = read_log(tmp_path)
+    assert path.read_bytes() == before_bytes and path.stat().st_mtime_ns == before_mtime
+    [damage] = read.damaged
+    assert (damage.offset, damage.length, damage.records_before) == (0, schema_end, 0)
+    assert "schema" in damage.why and damage.records_after == 1 + 5 * ROWS_PER_BATCH
+    assert read.table.num_rows == 1 + 5 * ROWS_PER_BATCH
+
+
+def test_a_file_with_nothing_readable_is_a_corrupt_log(tmp_path):
+    _write_log(tmp_path, n_batches=2)
+    path = tmp_path / "events-000.arrows"
+    path.write_bytes(b"\x42" * 4096)
+    with pytest.raises(CorruptLogError, match="events-000.arrows is not an Arrow IPC stream"):
+        read_log(tmp_path)

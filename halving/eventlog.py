@@ -68,6 +68,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import numpy as np
 import pyarrow as pa
 
 from policies import Action, Decision, Reason
@@ -513,9 +514,51 @@ def _check_schema(path: Path, schema: pa.Schema) -> None:
         raise CorruptLogError(f"{path} says halving log version {version} but does not have its columns")
 
 
+@dataclass(frozen=True)
+class _Found:
+    """A message that decoded as a record batch whose seq rises by one per row."""
+
+    offset: int
+    end: int
+    batch: pa.RecordBatch
+    first: int
+    last: int
+
+
+def _follows(a: _Found, b: _Found) -> bool:
+    # Every record skipped between two batches took 8 bytes of seq there, so a gap in seq
+    # wider than the bytes between allow is a garbage seq, not lost records.
+    return b.offset >= a.end and b.first > a.last and b.first - a.last - 1 <= (b.offset - a.end) // 8
+
+
+def _best_chain(found: list[_Found], window: int = 16) -> list[_Found]:
+    """The batches to keep: the chain whose seq numbers fit together holding the most records
+    (a batch whose seq was damaged yet decoded breaks the chain and is left out)."""
+    if all(b.first == a.last + 1 for a, b in zip(found, found[1:])):
+        return found  # the usual case: nothing to choose
+    best = [b.last - b.first + 1 for b in found]
+    prev = [-1] * len(found)
+    for i, b in enumerate(found):
+        rows = b.last - b.first + 1
+        for j in range(max(0, i - window), i):
+            if best[j] + rows > best[i] and _follows(found[j], b):
+                best[i], prev[i] = best[j] + rows, j
+    i = max(range(len(found)), key=best.__getitem__)
+    chain = []
+    while i != -1:
+        chain.append(found[i])
+        i = prev[i]
+    return chain[::-1]
+
+
 class _FileScan:
     """Reads one stream file message by message from a copy in memory: the file is opened
-    read-only, never written, and a writer appending to it cannot disturb the read."""
+    read-only, never written, and a writer appending to it cannot disturb the read.
+
+    First every message that decodes is found (skipping to the next continuation marker
+    after one that does not); then the batches whose seq numbers fit together are kept,
+    and every stretch between them is a ``Damage``.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -523,31 +566,24 @@ class _FileScan:
             self.data = fh.read()
         self.buf = pa.py_buffer(self.data)
         self.schema: pa.Schema | None = None
-        self.batches: list[pa.RecordBatch] = []
-        self.rows = 0
-        self.last_seq: int | None = None
-        self._found: list[dict] = []  # damages, completed as the records after them are read
+        self.start = 0  # where the records begin: after the schema message, if it was readable
+        self.found: list[_Found] = []
+        self.fails: dict[int, str] = {}  # offset -> what the reader saw there
+        self.chain: list[_Found] = []
+
+    @property
+    def batches(self) -> list[pa.RecordBatch]:
+        return [f.batch for f in self.chain]
 
     def scan(self) -> _FileScan:
-        off = self._schema_end()
-        size = len(self.data)
-        while off < size:
-            if self.data.startswith(_EOS, off):
-                off = self._after_end(off + len(_EOS))
-                continue
-            try:
-                batch, end = self._batch_at(off)
-            except _Unreadable as exc:
-                off = self._skip(off, str(exc))
-                continue
-            self._take(batch)
-            off = end
+        self.start = self._schema_end()
+        self._walk(self.start)
+        self.chain = _best_chain(self.found) if self.found else []
         return self
 
     def _schema_end(self) -> int:
-        """Offset after the schema message; the file's end when it has no whole schema yet."""
-        data = self.data
-        if not data:
+        """Offset after the schema message (0 for an empty file, or one whose schema is unreadable)."""
+        if not self.data:
             return 0  # a session that had not written its schema yet
         reader = pa.BufferReader(self.buf)
         try:
@@ -568,18 +604,44 @@ class _FileScan:
     def _without_schema(self, why: str) -> int:
         """The schema message is unreadable: a torn one ends the file; otherwise the records
         after it are read with the one schema of this log version, if any can be found."""
-        data = self.data
-        if _looks_torn(data, 0):
-            self._note(0, len(data), True, "an incomplete schema message")
-            return len(data)
+        self.fails[0] = f"an unreadable schema message: {why}"
+        if _looks_torn(self.data, 0):
+            return 0
         self.schema = SCHEMA
-        nxt = self._resync(1)
-        if nxt is None:
+        if self._resync(1) == len(self.data):
             raise CorruptLogError(f"{self.path} is not an Arrow IPC stream: {why}")
-        self._note(0, nxt, False, f"an unreadable schema message: {why}")
-        return nxt
+        return 0
 
-    def _batch_at(self, off: int) -> tuple[pa.RecordBatch, int]:
+    def _walk(self, off: int) -> None:
+        data, size = self.data, len(self.data)
+        if self.schema is None:
+            return
+        while off < size:
+            if data.startswith(_EOS, off):
+                off += len(_EOS)
+                if data.count(b"\0", off) == size - off:
+                    return  # the end, perhaps followed by zeros
+                self.fails.setdefault(off, "bytes after the end-of-stream marker")
+                off = self._resync(off)
+                continue
+            try:
+                found = self._decode(off)
+            except _Unreadable as exc:
+                self.fails.setdefault(off, str(exc))
+                off = self._resync(off + 1)
+                continue
+            if not self._boundary(found.end):
+                # Either the next message is damaged, or this one's stated length is: then
+                # a whole message starts inside it, and reading goes on from there.
+                inner = self._resync(off + 1, found.end)
+                if inner < found.end:
+                    self.fails.setdefault(off, "a message whose stated length runs over the next one")
+                    off = inner
+                    continue
+            self.found.append(found)
+            off = found.end
+
+    def _decode(self, off: int) -> _Found:
         reader = pa.BufferReader(self.buf)
         reader.seek(off)
         try:
@@ -592,76 +654,79 @@ class _FileScan:
             raise _Unreadable(_first_line(exc)) from None
         if kind != "record batch":
             raise _Unreadable(f"a {kind} message where a record batch belongs")
-        self._check_seq(batch)
-        return batch, reader.tell()
+        first, last = _seq_range(batch)
+        return _Found(off, reader.tell(), batch, first, last)
 
-    def _check_seq(self, batch: pa.RecordBatch) -> None:
-        # The writer numbers events one by one: a batch whose seq does not rise by one per
-        # row after the records before it is garbage that happened to decode.
-        seq = batch.column(0)
-        n = len(seq)
-        if not n:
-            return
-        if seq.null_count:
-            raise _Unreadable("a record batch with a missing seq")
-        first, last = seq[0].as_py(), seq[n - 1].as_py()
-        if last - first != n - 1 or (self.last_seq is not None and first <= self.last_seq):
-            raise _Unreadable("a record batch whose seq does not follow the records before it")
-
-    def _take(self, batch: pa.RecordBatch) -> None:
-        if not len(batch):
-            return
-        seq = batch.column(0)
-        if self._found and self._found[-1]["seq_after"] is None:
-            self._found[-1]["seq_after"] = seq[0].as_py()
-        self.batches.append(batch)
-        self.rows += len(batch)
-        self.last_seq = seq[-1].as_py()
-
-    def _after_end(self, off: int) -> int:
-        """After the end-of-stream marker: zeros are a torn tail, anything else is damage."""
-        size = len(self.data)
-        if off >= size:
-            return size
-        if self.data.count(b"\0", off) == size - off:
-            self._note(off, size - off, True, "zero bytes after the end of the stream")
-            return size
-        return self._skip(off, "bytes after the end-of-stream marker")
-
-    def _skip(self, off: int, why: str) -> int:
-        """Record the damage at ``off``; return where reading goes on (the file's end if nowhere)."""
-        nxt = self._resync(off + 1)
-        end = len(self.data) if nxt is None else nxt
-        self._note(off, end - off, nxt is None and _looks_torn(self.data, off), why)
-        return end
-
-    def _resync(self, start: int) -> int | None:
-        """The offset of the next message from ``start`` on that decodes as a record batch
-        whose seq follows the records read so far, or None."""
+    def _boundary(self, end: int) -> bool:
+        """Whether a message may end at ``end``: the file ends, or a message (or its torn
+        start, or a power loss's zeros) follows. A damaged length fails this."""
         data, size = self.data, len(self.data)
-        pos = data.find(_MARKER, start)
+        rest = min(4, size - end)
+        return data.startswith(_MARKER[:rest], end) or data.count(b"\0", end) == size - end
+
+    def _resync(self, start: int, stop: int | None = None) -> int:
+        """The offset of the next message from ``start`` on (and before ``stop``) that decodes
+        as a record batch; ``stop`` (the file's end by default) if there is none."""
+        data, size = self.data, len(self.data)
+        stop = size if stop is None else stop
+        pos = data.find(_MARKER, start, stop)
         while pos != -1:
             meta = int.from_bytes(data[pos + 4:pos + 8], "little", signed=True)
             if 0 < meta <= _MAX_METADATA and meta % 8 == 0 and pos + 8 + meta <= size:
                 try:
-                    self._batch_at(pos)
+                    self._decode(pos)
                     return pos
                 except _Unreadable:
                     pass
-            pos = data.find(_MARKER, pos + 1)
-        return None
-
-    def _note(self, off: int, length: int, torn: bool, why: str) -> None:
-        self._found.append(dict(offset=off, length=length, torn_tail=torn, records_before=self.rows,
-                                seq_before=self.last_seq, seq_after=None, why=why))
+            pos = data.find(_MARKER, pos + 1, stop)
+        return stop
 
     def damages(self) -> list[Damage]:
-        found = self._found
-        out = []
-        for i, f in enumerate(found):
-            upto = found[i + 1]["records_before"] if i + 1 < len(found) else self.rows
-            out.append(Damage(path=self.path, records_after=upto - f["records_before"], **f))
-        return out
+        """Each stretch between the kept batches, with the records on either side of it."""
+        chain, size = self.chain, len(self.data)
+        bounds = [self.start] + [x for f in chain for x in (f.offset, f.end)] + [size]
+        rows = [0]
+        for f in chain:
+            rows.append(rows[-1] + f.last - f.first + 1)
+        spans = []
+        for k in range(len(chain) + 1):
+            lo, hi = bounds[2 * k], bounds[2 * k + 1]
+            if k == len(chain) and self._clean_end(lo):
+                continue
+            if hi > lo:
+                spans.append((k, lo, hi))
+        return [self._damage(k, lo, hi, rows, i, spans) for i, (k, lo, hi) in enumerate(spans)]
+
+    def _clean_end(self, lo: int) -> bool:
+        return self.data[lo:] in (b"", _EOS)
+
+    def _damage(self, k: int, lo: int, hi: int, rows: list[int], i: int, spans: list) -> Damage:
+        chain, size = self.chain, len(self.data)
+        torn = hi == size and (_looks_torn(self.data, lo) or self._zeros_after_end(lo))
+        upto = rows[spans[i + 1][0]] if i + 1 < len(spans) else rows[-1]
+        whys = [why for at, why in sorted(self.fails.items()) if lo <= at < hi]
+        why = whys[0] if whys else "a record batch whose seq does not fit the records around it"
+        return Damage(path=self.path, offset=lo, length=hi - lo, torn_tail=torn, records_before=rows[k],
+                      records_after=upto - rows[k], seq_before=chain[k - 1].last if k else None,
+                      seq_after=chain[k].first if k < len(chain) else None, why=why)
+
+    def _zeros_after_end(self, lo: int) -> bool:
+        data = self.data
+        return data.startswith(_EOS, lo) and data.count(b"\0", lo + len(_EOS)) == len(data) - lo - len(_EOS)
+
+
+def _seq_range(batch: pa.RecordBatch) -> tuple[int, int]:
+    """First and last seq of a batch; ``_Unreadable`` unless seq rises by one per row from
+    0 or more, as the writer numbers events (anything else is garbage that decoded)."""
+    seq = batch.column(0)
+    n = len(seq)
+    if not n or seq.null_count:
+        raise _Unreadable("a record batch with no rows or a missing seq")
+    values = seq.to_numpy()
+    first, last = int(values[0]), int(values[-1])
+    if first < 0 or last - first != n - 1 or (n > 2 and not bool(np.all(np.diff(values) == 1))):
+        raise _Unreadable("a record batch whose seq does not rise by one per record")
+    return first, last
 
 
 def read_log(run_dir: str | os.PathLike) -> LogRead:
@@ -712,6 +777,8 @@ def repair(path: str | os.PathLike) -> int:
     if not torn:
         return 0
     cut_at = torn[-1].offset
+    if scan.data.startswith(_EOS, cut_at):
+        cut_at += len(_EOS)  # zeros after a clean end: keep the end-of-stream marker
     with open(path, "r+b") as fh:
         if os.fstat(fh.fileno()).st_size != len(scan.data):
             raise CorruptLogError(f"{path} changed while it was being repaired: is another process writing it?")

@@ -31,9 +31,14 @@ flush without fsync and 0.24 ms with an fsync in every flush when the disk
 was idle; 0.09-0.12 ms and 1.8-2.2 ms with other jobs writing; the
 background fsync costs what no fsync costs (0.05-0.11 ms).
 
+A damage in the last message of a file that leaves it looking incomplete
+(its length pointing past the end) cannot be told from a torn tail, and is
+treated as one: no record after it could have been read either way.
+
 Schema version 1, one row per event; ``kind`` (an ``EventKind`` value) says
-which columns are set. ``seq`` (numbered across sessions) and ``time`` are
-set on every row; ``time`` is the backend's clock in seconds.
+which columns are set. ``seq`` and ``time`` (seconds) are set on every row;
+``seq`` rises by one per event, across sessions, and the reader relies on it
+to tell a damaged batch that still decodes from a good one.
 
 ===================  ==================================================================
 kind                 columns
@@ -43,8 +48,8 @@ session_started      payload (JSON: session number, workers, resumed, replayed, 
 trial_created        trial, payload (JSON config)
 assigned             trial, epoch (trained so far), until (granted), reason (JSON or null),
                      payload (JSON ``{"how": ...}`` or null)
-report               trial, epoch, value (null or NaN when not finite), worker,
-                     metrics (JSON of the extra metrics, or null)
+report               trial, epoch, value (the metric as reported: may be NaN or infinite),
+                     worker, metrics (JSON of the extra metrics, or null); time: the epoch's
 removed              trial, epoch (the engine told the policy to forget it)
 decision             trial, epoch, action, until, reason (JSON)
 trial_failed         trial, epoch, payload (JSON: error, traceback)

@@ -16,7 +16,6 @@ that the server must support.
 from __future__ import annotations
 
 import datetime
-import errno
 import fcntl
 import json
 import os
@@ -95,7 +94,7 @@ def acquire(run_dir: str | os.PathLike) -> RunLock:
     naming the process that holds it. Never waits."""
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, "the run dir is not a directory", str(run_dir))
+        raise ValueError(f"run_dir {run_dir} exists and is not a directory")
     run_dir.mkdir(parents=True, exist_ok=True)
     # os.open makes the descriptor non-inheritable (PEP 446): children never share the lock.
     fd = os.open(run_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)

@@ -105,5 +105,5 @@ def test_children_do_not_inherit_the_lock(tmp_path):
 def test_a_run_dir_that_is_a_file_is_a_clear_error(tmp_path):
     target = tmp_path / "file"
     target.write_text("x")
-    with pytest.raises(NotADirectoryError, match="file"):
+    with pytest.raises(ValueError, match="file exists and is not a directory"):
         runlock.acquire(target)

@@ -69,6 +69,7 @@ import math
 import os
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -258,6 +259,8 @@ class EventLog:
         _fsync_dir(self.run_dir)
         self._sync_inline = sync_every == 0
         self._syncer = _Syncer(self._sink.fileno(), float(sync_every)) if sync_every else None
+        if self._syncer is not None:
+            weakref.finalize(self, self._syncer.stop)  # a log never closed leaves no thread behind
         self._rows: dict[str, list] = {name: [] for name in _FIELDS}
         self._set: set[str] = set()  # columns holding a value in the pending rows
         self.seq = seq

@@ -182,3 +182,36 @@ def test_a_newer_log_version_is_refused(tmp_path):
             pass
     with pytest.raises(CorruptLogError, match="version 99"):
         read_events(tmp_path)
+
+
+def test_a_log_never_closed_leaves_no_fsync_thread(tmp_path):
+    import gc
+    import threading
+
+    before = sum(t.name == "halving-log-fsync" for t in threading.enumerate())
+    log = EventLog(tmp_path)
+    log.removed(1, 1, 0.0)
+    log.flush()
+    del log
+    gc.collect()
+    assert sum(t.name == "halving-log-fsync" for t in threading.enumerate()) == before
+
+
+@pytest.mark.parametrize("sync_every", [0, 0.02])
+def test_each_flush_is_fsynced_within_the_promised_time(tmp_path, monkeypatch, sync_every):
+    import time
+
+    synced = []
+    real = eventlog._fdatasync
+    monkeypatch.setattr(eventlog, "_fdatasync", lambda fd: (real(fd), synced.append(time.monotonic())))
+    log = EventLog(tmp_path, sync_every=sync_every)
+    for i in range(5):
+        log.removed(i, 1, 0.0)
+        flushed = time.monotonic()
+        log.flush()
+        deadline = flushed + sync_every + 1.0  # the interval, plus room for a loaded machine
+        while not any(t >= flushed for t in synced) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert any(t >= flushed for t in synced), f"flush {i} was not fsynced"
+        time.sleep(0.03)
+    log.close()

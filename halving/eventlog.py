@@ -610,15 +610,16 @@ class _FileScan:
         return reader.tell()
 
     def _without_schema(self, why: str) -> int:
-        """The schema message is unreadable: a torn one ends the file; otherwise the records
-        after it are read with the one schema of this log version, if any can be found."""
+        """The schema message is unreadable: the records after it are read with the one schema
+        of this log version if any can be found; else it is a torn schema, or not a log at all."""
         self.fails[0] = f"an unreadable schema message: {why}"
+        self.schema = SCHEMA
+        if self._resync(1) < len(self.data):
+            return 0
+        self.schema = None
         if _looks_torn(self.data, 0):
             return 0
-        self.schema = SCHEMA
-        if self._resync(1) == len(self.data):
-            raise CorruptLogError(f"{self.path} is not an Arrow IPC stream: {why}")
-        return 0
+        raise CorruptLogError(f"{self.path} is not an Arrow IPC stream: {why}")
 
     def _walk(self, off: int) -> None:
         data, size = self.data, len(self.data)

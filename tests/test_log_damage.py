@@ -267,11 +267,12 @@ def test_a_reader_racing_a_live_writer_never_cuts_or_misreads(tmp_path):
     assert final.damages == () and final.table.num_rows == total == 1 + 300 * 60
 
 
-def test_a_damaged_schema_message_still_lets_the_records_be_read(tmp_path):
+@pytest.mark.parametrize("how", ["metadata", "length-past-end"])
+def test_a_damaged_schema_message_still_lets_the_records_be_read(tmp_path, how):
     _write_log(tmp_path, n_batches=5)
     path = tmp_path / "events-000.arrows"
     schema_end = _messages(path)[0][1]
-    _damage(path, 0, "metadata")
+    _damage(path, 0, how)
     before_bytes, before_mtime = _snapshot(path)
     read = read_log(tmp_path)
     assert path.read_bytes() == before_bytes and path.stat().st_mtime_ns == before_mtime

@@ -28,8 +28,8 @@ Why in the background: the engine flushes at every assignment and decision
 batch, on its critical path. Measured on the development machine (ext4 on a
 virtual disk, 1,000 flushes of a one-row batch, median of 5): 0.05 ms per
 flush without fsync and 0.24 ms with an fsync in every flush when the disk
-was idle; 0.09-0.12 ms and 1.8-2.2 ms with other jobs writing; the
-background fsync costs what no fsync costs (0.05-0.11 ms).
+was idle; 0.09-0.20 ms and 1.8-2.5 ms with other jobs running (load 9-13
+on 2 CPUs); the background fsync costs what no fsync costs (0.05-0.15 ms).
 
 A damage in the last message of a file that leaves it looking incomplete
 (its length pointing past the end) cannot be told from a torn tail, and is

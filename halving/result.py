@@ -126,9 +126,12 @@ class Result:
         dir you were sent is refused (``UntrustedFileError``), never executed. Trust a run
         dir's model as you would trust a pickle from its author."""
         if self.model is None and self.model_path is not None:
-            from .signing import load_signed_pickle
+            from pathlib import Path
 
-            self.model = load_signed_pickle(self.model_path)
+            from .signing import load_pickle, run_key
+
+            path = Path(self.model_path)
+            self.model = load_pickle(path, run_key(path.parent))
         return self.model
 
     def table(self) -> pa.Table:

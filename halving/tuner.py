@@ -16,11 +16,13 @@ import policies as P
 from .backends.checkpoints import CheckpointStore
 from .engine import Engine
 from .errors import UserError
-from .eventlog import EventLog, iter_events, log_files, read_events
+from . import runlock
+from .eventlog import EventLog, iter_events, log_files, read_events, repair_run
 from .experiment import ExperimentSpec, PolicySpec
 from .replay import replay_log
 from .result import Result, TrialState
 from .rundir import BEST_MODEL, spec_of_events
+from .signing import dump_pickle, run_key
 from .trainable import describe_trainable
 
 __all__ = ["tune", "run_experiment", "run_logged", "target_name"]
@@ -117,25 +119,37 @@ def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.Pa
     run_path = Path(run_dir) if run_dir is not None else _new_run_dir(spec.policy.label)
     if run_path.exists() and not run_path.is_dir():
         raise UserError(f"run_dir {run_path} exists and is not a directory")
-    events = None
-    if run_path.exists() and log_files(run_path):
-        if not resume:
-            raise UserError(f"{run_path} already holds an experiment; pass resume=True (CLI: halving resume "
-                            f"{run_path}) to continue it, or choose another run_dir")
-        events = read_events(run_path)
-        spec.check_same(spec_of_events(events, run_path).to_dict(), run_path)
     _check_writable(run_path)
-    from .backends.ray_backend import RayBackend
-    from .backends.ray_cluster import connect
+    with runlock.acquire(run_path) as lock:  # one writer per run dir, until the log is closed
+        events = _logged_events(spec, run_path, lock, resume)
+        from .backends.ray_backend import RayBackend
+        from .backends.ray_cluster import connect
 
-    with connect(address) as cluster:
-        workers = spec.workers or max(1, int(cluster.cpus))
-        backend = RayBackend(trainable, spec, workers=workers, class_trainable=kind == "class",
-                             checkpoints=CheckpointStore(run_path / CHECKPOINTS))
-        try:
-            return run_logged(spec, spec.policy.build(), backend, run_path, events, progress)
-        finally:
-            backend.close()
+        with connect(address) as cluster:
+            workers = spec.workers or max(1, int(cluster.cpus))
+            store = CheckpointStore(run_path / CHECKPOINTS, run_key(run_path, create=True))
+            backend = RayBackend(trainable, spec, workers=workers, class_trainable=kind == "class",
+                                 checkpoints=store)
+            try:
+                return run_logged(spec, spec.policy.build(), backend, run_path, events, progress)
+            finally:
+                backend.close()
+
+
+def _logged_events(spec: ExperimentSpec, run_path: Path, lock: runlock.RunLock, resume: bool) -> Any:
+    """The events of the experiment already logged in ``run_path`` (None: none is), checked to
+    be this experiment's. Only the writer, under its lock, cuts a torn tail."""
+    if not log_files(run_path):
+        return None
+    repair_run(lock)
+    events = read_events(run_path)
+    if not events.num_rows:
+        return None  # only the header of a run stopped while it started: nothing to continue
+    if not resume:
+        raise UserError(f"{run_path} already holds an experiment; pass resume=True (CLI: halving resume "
+                        f"{run_path}) to continue it, or choose another run_dir")
+    spec.check_same(spec_of_events(events, run_path).to_dict(), run_path)
+    return events
 
 
 def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: Path, events: Any,
@@ -154,7 +168,7 @@ def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: P
         else:
             stats = replay_log(engine, iter_events(events))
             needed = {t for t, r in engine.trials.items() if r.state in (TrialState.PAUSED, TrialState.RUNNING)}
-            stale = CheckpointStore(run_path / CHECKPOINTS).prune(keep=needed)
+            stale = CheckpointStore(run_path / CHECKPOINTS, None).prune(keep=needed)
             session.update(resumed=True, replayed=stats, running_at_crash=sorted(engine.running),
                            stale_checkpoints_removed=stale)
         log.session_started(session, now)
@@ -169,7 +183,7 @@ def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: P
         log.experiment_finished(result.summary(), time.time())
         log.close()
         _write_results(run_path, result)
-        CheckpointStore(run_path / CHECKPOINTS).prune(keep=set())  # the best model is saved apart
+        CheckpointStore(run_path / CHECKPOINTS, None).prune(keep=set())  # the best model is saved apart
         return result
     finally:
         if not log.closed:
@@ -214,10 +228,8 @@ def _check_writable(run_path: Path) -> None:
 def _save_model(run_path: Path, model: Any) -> str | None:
     if model is None:
         return None
-    from .signing import save_signed_pickle
-
     path = run_path / BEST_MODEL
-    save_signed_pickle(path, model)
+    dump_pickle(model, path, run_key(run_path, create=True))
     return str(path)
 
 

@@ -13,7 +13,8 @@ import halving
 ROOT = Path(halving.__file__).parent
 
 # Modules every layer may use: they import nothing of halving but each other.
-BASE = {"halving.errors", "halving.checks", "halving.trainable", "halving.scripts", "halving.synthetic"}
+BASE = {"halving.errors", "halving.checks", "halving.trainable", "halving.scripts", "halving.synthetic",
+        "halving.signing", "halving.runlock"}
 
 
 def _layer(module: str) -> int:

@@ -1,0 +1,31 @@
+"""The one local Ray a benchmark's tools share: started once, so its start-up is
+paid once and kept out of every tool's wall time."""
+
+from __future__ import annotations
+
+import time
+
+__all__ = ["start_ray", "stop_ray"]
+
+
+def start_ray(num_cpus: int, *, own: bool = False) -> float:
+    """Start a local Ray with ``num_cpus`` CPUs; returns its start-up seconds.
+
+    ``own=True`` starts a Ray of its own even when another Ray cluster runs on
+    this machine, and keeps workers' output out of the driver's.
+    """
+    if num_cpus < 1:
+        raise ValueError(f"num_cpus must be at least 1, but got {num_cpus=}")
+    import ray
+
+    extra = {"address": "local", "log_to_driver": False} if own else {}
+    t0 = time.perf_counter()
+    ray.init(num_cpus=num_cpus, include_dashboard=False, configure_logging=False, **extra)
+    return time.perf_counter() - t0
+
+
+def stop_ray() -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()

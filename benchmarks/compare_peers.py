@@ -24,7 +24,8 @@ factor=3, n_jobs=2)`` on a ``PredefinedSplit`` (scikit-learn estimators only).
 Per run: best validation accuracy at R, its trial's test accuracy, epochs trained,
 wall seconds of the tool's call (the one local Ray is started once and excluded).
 Per workload: medians over seeds, and ratios: wall / the fastest peer's, epochs /
-full-budget epochs, best val / full-budget best val. Work goes seed by seed; a
+full-budget epochs, best val / full-budget best val. halving starts its workers in
+every ``tune()`` call unless ``--reuse-workers``. Work goes seed by seed; a
 (workload, seed) block that would end after ``--max-minutes`` is skipped, judged
 from that workload's blocks so far (before the first, from ``GUESS``).
 """
@@ -32,9 +33,11 @@ from that workload's blocks so far (before the first, from ``GUESS``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 import time
-from typing import Any
+
+import halving
 
 from .adapters import Outcome, best_so_far, halving_tune, optuna_study, ray_tune, sklearn_search
 from .ray_session import start_ray, stop_ray
@@ -62,6 +65,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     help="skip a (workload, seed) block that would end later than this from the start")
     ap.add_argument("--run-timeout", type=float, default=240.0, help="Ray Tune's time_budget_s for one run")
     ap.add_argument("--quick", action="store_true", help="smoke run: 9 trials, R=3, 1 seed, sgd, 3-minute limit")
+    ap.add_argument("--reuse-workers", action="store_true",
+                    help="halving's runs of a block share their workers (halving.reuse_workers()), as halving compare does")
     ap.add_argument("--plot", default=None, help="also draw best-so-far accuracy against seconds to this PNG")
 
 
@@ -85,21 +90,28 @@ def run_one(w: ModelWorkload, tool: str, policy: str, configs: list[dict], seed:
     return sklearn_search.run(w, configs, workers=args.workers, seed=seed, **kw)
 
 
+def _run_logged(w: ModelWorkload, tool: str, policy: str, configs: list[dict], seed: int,
+                args: argparse.Namespace) -> dict:
+    try:
+        o = run_one(w, tool, policy, configs, seed, args)
+        r = {**o.summary(METRIC, TEST), "curve": best_so_far(o, METRIC)}
+        print(f"[{w.name} seed {seed}] {tool} {policy}: wall {r['wall']:.1f} s, best val {r['best_val']}, "
+              f"test {r['test']}, epochs {r['epochs']}" + (" TIMED OUT" if r.get("timed_out") else ""), flush=True)
+    except Exception as exc:  # noqa: BLE001 - one failed run must not end the benchmark
+        r = {"tool": tool, "policy": policy, "wall": None, "best_val": None, "test": None, "epochs": None,
+             "error": f"{type(exc).__name__}: {exc}"[:500]}
+        print(f"[{w.name} seed {seed}] {tool} {policy}: FAILED {r['error']}", flush=True)
+    return {"workload": w.name, "seed": seed, **r}
+
+
 def _run_block(w: ModelWorkload, seed: int, args: argparse.Namespace) -> list[dict]:
     configs = sample_configs(w.space, args.trials, seed)
-    out = []
-    for tool, policy in tool_list(w):
-        try:
-            o = run_one(w, tool, policy, configs, seed, args)
-            r = {**o.summary(METRIC, TEST), "curve": best_so_far(o, METRIC)}
-            print(f"[{w.name} seed {seed}] {tool} {policy}: wall {r['wall']:.1f} s, best val {r['best_val']}, "
-                  f"test {r['test']}, epochs {r['epochs']}" + (" TIMED OUT" if r.get("timed_out") else ""), flush=True)
-        except Exception as exc:  # noqa: BLE001 - one failed run must not end the benchmark
-            r = {"tool": tool, "policy": policy, "wall": None, "best_val": None, "test": None, "epochs": None,
-                 "error": f"{type(exc).__name__}: {exc}"[:500]}
-            print(f"[{w.name} seed {seed}] {tool} {policy}: FAILED {r['error']}", flush=True)
-        out.append({"workload": w.name, "seed": seed, **r})
-    return out
+    tools = tool_list(w)
+    # halving's runs come first; with --reuse-workers they share worker processes, and the
+    # block is left before the peers run, so that no idle worker holds a CPU they wait for
+    with halving.reuse_workers() if args.reuse_workers else contextlib.nullcontext():
+        out = [_run_logged(w, t, p, configs, seed, args) for t, p in tools if t == "halving"]
+    return out + [_run_logged(w, t, p, configs, seed, args) for t, p in tools if t != "halving"]
 
 
 def _workloads(names: list[str], scratch: str, skipped: list[str]) -> dict[str, ModelWorkload]:

@@ -41,12 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _importable_by_workers()
     module = importlib.import_module(f"benchmarks.{args.name}")
     figures, targets = module.run(args)
-    record.quick = bool(getattr(args, "quick", False))
     if figures is None:  # a helper process of a benchmark (wall's fresh-Ray child) writes no result
         return 0
     figures["params"] = {k: str(v) if isinstance(v, Path) else v for k, v in figures.get("params", {}).items()}
-    record.write(figures, targets, args.out)
-    for t in record.finish({}, targets)["targets"]:
+    _, payload = record.write(figures, targets, args.out)
+    for t in payload["targets"]:
         print(f"target: {t['name']} {t['want']}: {t['value']!s:.6} -> {t['verdict']}")
     return 0
 

@@ -147,13 +147,15 @@ class Record:
             "figures": figures,
         }
 
-    def write(self, figures: dict[str, Any], targets: Sequence[Target] = (), path: str | Path | None = None) -> Path:
+    def write(self, figures: dict[str, Any], targets: Sequence[Target] = (),
+              path: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+        """Write the result to ``path`` (default: ``default_path``); returns the path and what was written."""
         out = Path(path) if path else default_path(self.name, self.quick)
         out.parent.mkdir(parents=True, exist_ok=True)
         payload = self.finish(figures, targets)
         out.write_text(json.dumps(payload, indent=2, default=_plain) + "\n")
         print(f"\nwrote {out}", file=sys.stderr, flush=True)
-        return out
+        return out, payload
 
 
 def _plain(x: Any) -> Any:

@@ -39,8 +39,10 @@ def test_every_benchmark_parses_its_quick_options(name):
 
 def test_record_writes_the_fields_of_a_result(tmp_path):
     rec = results.Record("scale", ["--quick"], quick=True)
-    path = rec.write({"rows": [1, 2]}, [results.Target("a ratio", 30.0, 20.0, at_least=True)], tmp_path / "r.json")
+    path, written = rec.write({"rows": [1, 2]}, [results.Target("a ratio", 30.0, 20.0, at_least=True)],
+                              tmp_path / "r.json")
     data = json.loads(path.read_text())
+    assert data == written
     assert data["command"] == "python -m benchmarks scale --quick"
     assert data["date"][:4].isdigit()
     assert set(data["load"]) >= {"start", "end"}

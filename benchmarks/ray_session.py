@@ -8,19 +8,20 @@ import time
 __all__ = ["start_ray", "stop_ray"]
 
 
-def start_ray(num_cpus: int, *, own: bool = False) -> float:
+def start_ray(num_cpus: int, *, quiet: bool = False) -> float:
     """Start a local Ray with ``num_cpus`` CPUs; returns its start-up seconds.
 
-    ``own=True`` starts a Ray of its own even when another Ray cluster runs on
-    this machine, and keeps workers' output out of the driver's.
+    Always a Ray of its own (``address="local"``): without it ``ray.init`` joins any
+    Ray cluster already running on the machine, whose size and load are not the
+    benchmark's. ``quiet=True`` keeps workers' output out of the driver's.
     """
     if num_cpus < 1:
         raise ValueError(f"num_cpus must be at least 1, but got {num_cpus=}")
     import ray
 
-    extra = {"address": "local", "log_to_driver": False} if own else {}
     t0 = time.perf_counter()
-    ray.init(num_cpus=num_cpus, include_dashboard=False, configure_logging=False, **extra)
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, configure_logging=False,
+             log_to_driver=not quiet)
     return time.perf_counter() - t0
 
 

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[Target]]:
     args.repeats = args.repeats or (1 if args.quick else 3)
     warnings.filterwarnings("ignore")  # FutureWarnings of deprecated SGD options, fold warnings...
     os.environ["PYTHONWARNINGS"] = "ignore"  # ...in joblib's worker processes too
-    ray_start = start_ray(args.workers, own=True)
+    ray_start = start_ray(args.workers, quiet=True)
     joblib_start = sklearn_search.start_joblib(args.workers)
     print(f"Ray start {ray_start:.2f} s, joblib workers {joblib_start:.2f} s (once each; excluded)", flush=True)
     try:

@@ -39,6 +39,7 @@ def test_digits_workload_trains_and_reports_both_accuracies():
     assert 0.0 <= m[w.metric] <= 1.0
 
 
+@pytest.mark.slow  # about 40 s on 2 cores: MNIST-1D is generated and a CNN trains 3 epochs
 def test_cnn_benchmark_size(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("mnist1d")

@@ -1,0 +1,43 @@
+"""Best validation accuracy so far against wall seconds, per tool (compare_peers ``--plot``)."""
+
+from __future__ import annotations
+
+__all__ = ["best_so_far_plot"]
+
+STYLES = {"halving": "-", "ray_tune": "--", "optuna": ":", "sklearn": "-."}
+
+
+def best_so_far_plot(path: str, runs: list[dict]) -> None:
+    """One panel per workload, for its first seed; scikit-learn reports no per-epoch times (one point)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install -e '.[plot]')")
+        return
+    names = list(dict.fromkeys(r["workload"] for r in runs if r.get("curve")))
+    if not names:
+        return
+    fig, axes = plt.subplots(1, len(names), figsize=(6.5 * len(names), 5), squeeze=False)
+    cmap = plt.get_cmap("tab20")
+    for ax, wname in zip(axes[0], names):
+        seed = min(r["seed"] for r in runs if r["workload"] == wname and r.get("curve"))
+        rs = [r for r in runs if r["workload"] == wname and r["seed"] == seed and r.get("curve")]
+        for k, r in enumerate(rs):
+            ts, vs = zip(*r["curve"])
+            label = f"{r['tool']} {r['policy']}"
+            if len(ts) == 1:
+                ax.plot(ts, vs, marker="*", markersize=12, linestyle="none", color=cmap(k % 20), label=label)
+            else:
+                ax.step(list(ts) + [r["wall"]], list(vs) + [vs[-1]], where="post", linestyle=STYLES[r["tool"]],
+                        color=cmap(k % 20), label=label)
+        ax.set(xscale="log", xlabel="wall seconds (log)", ylabel="best validation accuracy so far",
+               title=f"{wname}, seed {seed}")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")

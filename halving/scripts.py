@@ -153,7 +153,7 @@ def _inside(file: str | None, folder: str) -> bool:
 
 
 def _cause(tail: collections.deque) -> str:
-    """The line of a stderr tail that says what went wrong: argparse's ``error:`` line or a traceback's last."""
+    """The last line of a stderr tail: argparse's ``error:`` line and a traceback's exception both end there."""
     lines = [line.strip() for line in tail if line.strip()]
     return lines[-1] if lines else "(nothing on stderr)"
 

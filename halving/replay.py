@@ -13,7 +13,7 @@ from policies import Action
 
 from .engine import Engine
 from .errors import UserError
-from .eventlog import EventKind, decision_from_event
+from .eventlog import EventKind, decision_from_event, reason_from_json
 
 __all__ = ["ReplayMismatch", "replay_log"]
 
@@ -22,14 +22,23 @@ class ReplayMismatch(UserError):
     """The log does not match what the policy decides: not the same experiment."""
 
 
-def replay_log(engine: Engine, events: Iterable[dict]) -> dict:
+def replay_log(engine: Engine, events: Iterable[dict], *, strict: bool = True) -> dict:
     """Rebuild ``engine``'s state from logged events by making its policy the same calls in
-    the same order. Raises ``ReplayMismatch`` when the policy disagrees with the log."""
-    state = _Replay(engine)
+    the same order. Raises ``ReplayMismatch`` when the policy disagrees with the log.
+
+    ``strict=False`` reads a log with records missing (a damage in the middle): the policy
+    is not consulted, and events of trials whose creation was lost are skipped and counted
+    (``stats["skipped"]``), so what remains can be shown but not resumed."""
+    state = _Replay(engine) if strict else _LenientReplay(engine)
     for ev in events:
         handler = state.handlers.get(ev["kind"])
-        if handler is not None:
-            handler(ev)
+        if handler is None:
+            continue
+        if not strict and ev["trial"] is not None and ev["trial"] not in engine.trials \
+                and ev["kind"] != EventKind.TRIAL_CREATED.value:
+            state.stats["skipped"] += 1
+            continue
+        handler(ev)
     # Reports logged for a grant that had not ended were trained but their grant is
     # still open: the reserved count is what remains of it.
     engine.reserved = sum(engine.trials[t].granted - engine.trials[t].trained for t in engine.running)
@@ -97,3 +106,32 @@ class _Replay:
 
     def restarted(self, ev: dict) -> None:
         self.engine.trials[ev["trial"]].restart = "replayed"
+
+
+class _LenientReplay(_Replay):
+    """The engine's transitions without the policy's: for reading a log with a hole."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.stats["skipped"] = 0
+        self.handlers[EventKind.REFUSED.value] = lambda ev: None
+        self.handlers[EventKind.REMOVED.value] = lambda ev: None
+
+    def assigned(self, ev: dict) -> None:
+        self.engine.assigned(ev["trial"], ev["epoch"], ev["until"], reason_from_json(ev["reason"]))
+        self.stats["assignments"] += 1
+
+    def report(self, ev: dict) -> None:
+        engine = self.engine
+        record = engine.trials[ev["trial"]]
+        start, value = ev["epoch"] - 1, ev["value"]
+        record.trained = max(record.trained, start)
+        if value is not None and math.isfinite(value):
+            extra = [json.loads(ev["metrics"])] if ev["metrics"] else None
+            engine.reported(ev["trial"], start, [value], [ev["time"]], ev["worker"] if ev["worker"] is not None else -1,
+                            extra, 1)
+        self.stats["reports"] += 1
+
+    def decision(self, ev: dict) -> None:
+        self.engine.decided(decision_from_event(ev))
+        self.stats["decisions"] += 1

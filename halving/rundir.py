@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 from .engine import Engine
 from .errors import UserError
-from .eventlog import EventKind, iter_events, read_events
+from .eventlog import EventKind, LogDamageWarning, LogRead, iter_events, read_log
 from .experiment import ExperimentSpec
 from .replay import replay_log
 from .result import Result
@@ -29,11 +30,16 @@ def _existing(run_dir: str | os.PathLike) -> Path:
     return path
 
 
-def _events(path: Path):
+def _read(path: Path) -> LogRead:
+    """Every readable event; a damage in the middle is a ``LogDamageWarning`` (the CLI
+    prints it) and never a change on disk."""
     try:
-        return read_events(path)
+        read = read_log(path)
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from None
+    if read.damaged:
+        warnings.warn(LogDamageWarning(read.summary()), stacklevel=3)
+    return read
 
 
 def spec_of_events(events, where: object) -> ExperimentSpec:
@@ -48,7 +54,7 @@ def spec_of_events(events, where: object) -> ExperimentSpec:
 
 def read_spec(run_dir: str | os.PathLike) -> ExperimentSpec:
     """The spec of a run dir, from its log's first record."""
-    return spec_of_events(_events(_existing(run_dir)), run_dir)
+    return spec_of_events(_read(_existing(run_dir)).table, run_dir)
 
 
 class _NoBackend:
@@ -64,10 +70,15 @@ class _NoBackend:
 def load_run(run_dir: str | os.PathLike) -> tuple[ExperimentSpec, Result]:
     """The spec and the result of a run from its log, finished or not (nothing is started)."""
     path = _existing(run_dir)
-    events = _events(path)
+    read = _read(path)
+    events = read.table
     spec = spec_of_events(events, path)
     engine = Engine(spec, spec.policy.build(), _NoBackend())
-    replay_log(engine, iter_events(events))
+    # With records missing, the policy cannot be made the same calls: show what remains.
+    stats = replay_log(engine, iter_events(events), strict=not read.damaged)
+    if stats.get("skipped"):
+        warnings.warn(LogDamageWarning(f"{stats['skipped']} events of trials whose creation was lost in the "
+                                       "damage were left out"), stacklevel=2)
     times = [t for t in events.column("time").to_pylist() if t == t]
     model = path / BEST_MODEL
     result = engine.result(run_dir=str(path), wall_seconds=max(times) - min(times) if times else 0.0,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
 import time
 import traceback
-from typing import Any, Callable
+import warnings
+from typing import Any, Callable, Iterator
 
 import typer
 
 from ..errors import UserError
+from ..eventlog import LogDamageWarning
 
 __all__ = ["UsageError", "guard", "Progress", "print_json", "summary_lines", "config_text", "fmt", "state"]
 
@@ -29,7 +32,8 @@ def guard(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with _damage_warnings_said():
+                return fn(*args, **kwargs)
         except KeyboardInterrupt as exc:
             typer.echo(f"halving: {exc}" if str(exc) else "halving: interrupted", err=True)
             raise typer.Exit(130)
@@ -40,6 +44,22 @@ def guard(fn: Callable) -> Callable:
             raise typer.Exit(2)
 
     return wrapper
+
+
+@contextlib.contextmanager
+def _damage_warnings_said() -> Iterator[None]:
+    """A damaged log is said on stderr in one line each, as halving's own warning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LogDamageWarning)
+        try:
+            yield
+        finally:
+            others = [w for w in caught if not issubclass(w.category, LogDamageWarning)]
+            for w in caught:
+                if issubclass(w.category, LogDamageWarning):
+                    typer.echo(f"halving: warning: {w.message}", err=True)
+    for w in others:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 class Progress:

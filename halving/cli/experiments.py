@@ -182,9 +182,13 @@ def resume(
     quiet: bool = QUIET,
 ) -> None:
     """Continue an interrupted experiment: its state is rebuilt by replaying its log."""
+    from .. import runlock
     from ..rundir import read_spec
     from ..targets import resolve_target
 
+    if run_dir.is_dir():
+        with runlock.acquire(run_dir):  # a run still going is named now, not after its log is read
+            pass
     spec = read_spec(run_dir)
     if not spec.target:
         raise UsageError(f"{run_dir} does not record its target; resume it from Python with tune(resume=True)")

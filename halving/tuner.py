@@ -4,6 +4,7 @@ every event in the run dir's log."""
 from __future__ import annotations
 
 import errno
+import inspect
 import json
 import os
 import secrets
@@ -15,7 +16,7 @@ import policies as P
 
 from .backends.checkpoints import CheckpointStore
 from .engine import Engine
-from .errors import UserError
+from .errors import SpecTypeError, UserError
 from . import runlock
 from .eventlog import EventLog, iter_events, log_files, read_events, repair_run
 from .experiment import ExperimentSpec, PolicySpec
@@ -102,6 +103,7 @@ def tune(
     ``min_epochs=1``, ``grace=...``).
     """
     kind = describe_trainable(trainable)
+    _check_keywords(policy, policy_params)
     spec = ExperimentSpec(
         space=space, metric=metric, mode=mode, policy=PolicySpec.of(policy, policy_params, seed=seed),
         max_epochs=max_epochs, trials=trials, budget=budget, workers=workers, timeout=timeout, seed=seed,
@@ -109,6 +111,18 @@ def tune(
         cpus_per_rung=cpus_per_rung, lookahead=lookahead, target=target_name(trainable))
     return run_experiment(spec, trainable, run_dir=run_dir, resume=resume, address=address, progress=progress,
                           kind=kind)
+
+
+def _check_keywords(policy: Any, policy_params: dict) -> None:
+    """A keyword that is neither tune()'s nor the policy's is named with what both accept
+    (a typo, or a setting of another tool such as ``gpus_per_trial``)."""
+    takes = set(P.parameters(policy)) if isinstance(policy, str) and policy in P.POLICIES else set()
+    unknown = sorted(set(policy_params) - takes)
+    if unknown:
+        settings = [p for p in inspect.signature(tune).parameters if p not in ("trainable", "policy_params")]
+        raise SpecTypeError(f"tune() got an unexpected keyword argument {unknown[0]!r}: it is neither a setting of "
+                            f"tune() ({', '.join(settings)}) nor a parameter of policy {policy!r} "
+                            f"({', '.join(sorted(takes)) or 'none'})")
 
 
 def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.PathLike | None, resume: bool,

@@ -218,3 +218,17 @@ def test_live_progress_shows_trial_states_budget_best_and_elapsed():
 def test_a_continuous_space_needs_trials():
     out = invoke("run", TARGET, "--metric", "val_acc", "--mode", "max", "--max-epochs", "3")
     assert out.exit_code == 2 and "--trials N is required" in out.output
+
+
+def test_resuming_a_run_started_from_a_scripts_main_block_says_how(tmp_path):
+    from halving.eventlog import EventLog
+    from halving.experiment import ExperimentSpec, PolicySpec
+
+    spec = ExperimentSpec(space={"x": halving.space.uniform(0, 1)}, metric="acc", mode="max", max_epochs=3, trials=2,
+                          policy=PolicySpec.of("asha"), target="__main__:train")
+    log = EventLog(tmp_path / "run")
+    log.experiment_started(spec.to_dict(), 0.0)
+    log.close()
+    out = invoke("resume", tmp_path / "run")
+    assert out.exit_code == 2 and "`if __name__ == \"__main__\":` block" in out.output
+    assert "halving.tune(..., run_dir=" in out.output and "resume=True" in out.output

@@ -60,6 +60,7 @@ class SimulatedBackend:
         checks.seconds("trial_timeout", trial_timeout)
         self.trial_timeout = trial_timeout
         self._spent: dict[int, float] = {}  # virtual seconds each trial trained
+        self._warm, self._new = Start.WARM, Start.NEW  # returned for every segment: no enum lookups
         self._cut: dict[int, int] = {}  # submission -> epochs it finishes before its timeout
         self.curves = curves
         self.workers = workers
@@ -119,7 +120,7 @@ class SimulatedBackend:
         self._seq += 1
         if len(self._heap) > self.peak_running:
             self.peak_running = len(self._heap)
-        return Start.WARM if start else Start.NEW
+        return self._warm if start else self._new
 
     def extend(self, trial: int, until: int, rung: int = 0) -> None:
         self.submit(trial, {}, self._last_end[trial], until)
@@ -147,7 +148,9 @@ class SimulatedBackend:
             values = [curves.item(trial, start)]  # most segments: one epoch (a slice costs more)
         else:
             values = curves[trial, start:until].tolist()
-        times = Ramp(began, self._epoch_cost(trial), until - start)
+        cost = self._epoch_cost(trial)
+        # Most segments are one epoch: a tuple is cheaper to make than a Ramp.
+        times = (began + cost,) if until - start == 1 else Ramp(began, cost, until - start)
         if self._cut and seq in self._cut:
             k = self._cut.pop(seq)
             self._last_end[trial] = start + k

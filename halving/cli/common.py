@@ -108,7 +108,13 @@ class Progress:
             counts[record.state] += 1
         budget = f" of {self.budget}" if self.budget else ""
         best = engine.trials[engine.best_trial].final_value if engine.best_trial is not None else None
-        table.add_row("trials", f"{counts[TrialState.RUNNING]} running, {counts[TrialState.PAUSED]} paused, "
+        # Trials holding work include those queued behind a busy worker (lookahead): at most
+        # `workers` of them train at once.
+        workers = getattr(engine.backend, "workers", None) or counts[TrialState.RUNNING]
+        training = min(counts[TrialState.RUNNING], workers)
+        queued = counts[TrialState.RUNNING] - training
+        table.add_row("trials", f"{training} running{f' ({queued} queued)' if queued else ''}, "
+                      f"{counts[TrialState.PAUSED]} paused, "
                       f"{counts[TrialState.STOPPED]} stopped, {counts[TrialState.COMPLETED]} finished, "
                       f"{counts[TrialState.FAILED]} failed")
         table.add_row("epochs", f"{engine.epochs_used}{budget}")

@@ -192,6 +192,10 @@ def resume(
     spec = read_spec(run_dir)
     if not spec.target:
         raise UsageError(f"{run_dir} does not record its target; resume it from Python with tune(resume=True)")
+    if spec.target.startswith("__main__:"):
+        raise UsageError(f"{run_dir} was started from a script's `if __name__ == \"__main__\":` block (target "
+                         f"{spec.target}), which cannot be imported; run that script again with "
+                         f"halving.tune(..., run_dir={str(run_dir)!r}, resume=True)")
     trainable, _, _ = resolve_target(spec.target)
     if workers:
         spec = spec.replace(workers=workers)

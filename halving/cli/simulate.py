@@ -61,6 +61,6 @@ def list_policies(as_json: bool = typer.Option(False, "--json")) -> None:
         print_json(rows)
         return
     for name, params in rows.items():
-        doc = (P.POLICIES[name].__doc__ or "").strip().splitlines()[0]
+        doc = " ".join((P.POLICIES[name].__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph
         args = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "no parameters"
         typer.echo(f"{name:<11} {doc}\n{'':<11} {args}")

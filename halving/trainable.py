@@ -105,6 +105,7 @@ class FunctionRunner:
 
     def __init__(self, fn: Callable, config: dict, cpus: int, restored: Any = None) -> None:
         self.check_model: Callable[[Any], None] | None = None  # set by the worker: checked at the first model
+        self.stop_if: Callable[[dict], bool] | None = None  # set by the worker: a report that ends the trial
         self.fn = fn
         self.config = config
         self.cpus = cpus
@@ -153,6 +154,8 @@ class FunctionRunner:
             self._out.metrics.append(metrics)
             self._out.times.append(time.time())
             self._cond.notify_all()
+            if self.stop_if is not None and self.stop_if(metrics):
+                raise TrialStopped()  # e.g. a NaN: the trial ends at this report, not at its grant's end
             while self.epoch >= self.granted and not self._stop:
                 self._cond.wait()
             if self._stop:
@@ -194,6 +197,7 @@ class ClassRunner:
 
     def __init__(self, cls: type, config: dict, cpus: int, restored: Any = None) -> None:
         self.check_model: Callable[[Any], None] | None = None  # set by the worker: checked after epoch 1
+        self.stop_if: Callable[[dict], bool] | None = None  # set by the worker: a report that ends the trial
         self.cpus = cpus
         self.config = config
         self.epoch = 0
@@ -233,6 +237,8 @@ class ClassRunner:
                 self.epoch += 1
                 out.metrics.append(metrics)
                 out.times.append(time.time())
+                if self.stop_if is not None and self.stop_if(metrics):
+                    break
         except BaseException as exc:
             out.error = f"{type(exc).__name__}: {exc}"
             out.traceback = traceback.format_exc()
@@ -254,8 +260,10 @@ class ClassRunner:
 
 
 def make_runner(trainable: Any, config: dict, cpus: int, restored: Any = None,
-                check_model: Callable[[Any], None] | None = None) -> FunctionRunner | ClassRunner:
-    """A runner of ``trainable``; ``check_model`` vets the trial's model once, at its first report."""
+                check_model: Callable[[Any], None] | None = None,
+                stop_if: Callable[[dict], bool] | None = None) -> FunctionRunner | ClassRunner:
+    """A runner of ``trainable``; ``check_model`` vets the trial's model once, at its first report;
+    a report for which ``stop_if`` is true is the trial's last."""
     if inspect.isclass(trainable):
         runner: FunctionRunner | ClassRunner = ClassRunner(trainable, config, cpus, restored)
     elif restored is not None:
@@ -265,4 +273,5 @@ def make_runner(trainable: Any, config: dict, cpus: int, restored: Any = None,
     else:
         runner = FunctionRunner(trainable, config, cpus)
     runner.check_model = check_model
+    runner.stop_if = stop_if
     return runner

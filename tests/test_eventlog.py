@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pyarrow as pa
 import pytest
 
-import halving
 import halving.eventlog as eventlog
 from halving.eventlog import (SCHEMA, CorruptLogError, EventKind, EventLog, iter_events, log_files, read_events,
                               read_log, repair)

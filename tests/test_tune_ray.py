@@ -123,10 +123,15 @@ def test_a_raising_trial_fails_and_others_go_on(tmp_path):
     for t in by_kind["raise"]:
         assert result.states[t] is TrialState.FAILED
         assert "boom in trial code" in result.failures[t]
+    epochs = {}
+    for t, e in zip(result.table().column("trial").to_pylist(), result.table().column("epoch").to_pylist()):
+        epochs[t] = max(epochs.get(t, 0), e)
     for t in by_kind["nan"]:
         assert result.states[t] is TrialState.STOPPED
         reasons = [d.reason.rule for d in result.decisions if d.trial == t]
         assert reasons == ["non-finite-metric"]
+        # Stopped at the NaN report (epoch 2 of a grant to 3), not at the end of its grant.
+        assert epochs[t] == 1 and result.epochs_used == sum(epochs.values()) + len(by_kind["nan"])
     for t in by_kind["missing"]:
         assert result.states[t] is TrialState.FAILED
         assert "no metric 'acc'" in result.failures[t] and "['loss', 'other']" in result.failures[t]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import traceback
 from typing import Any
 
@@ -47,6 +48,14 @@ class TrialWorker:
             self.drop(trial)
         self.trainable = None
 
+    def _nonfinite(self, metrics: dict) -> bool:
+        """A NaN or infinite metric ends the trial at that report: the engine stops it anyway."""
+        value = metrics.get(self.metric)
+        try:
+            return not math.isfinite(float(value))
+        except (TypeError, ValueError):
+            return False  # missing or not a number: reported as such by the segment
+
     def run(self, trial: int, config: dict | None, start: int, until: int, cpus: int, restored: Any = None,
             drops: list[int] = ()) -> Segment:
         """Train ``trial`` from ``start`` up to ``until``; first let go of the trials in ``drops``.
@@ -62,7 +71,8 @@ class TrialWorker:
             if isinstance(restored, bytes):
                 restored = cloudpickle.loads(restored)
             if runner is None:
-                runner = make_runner(self.trainable, config, cpus, restored, check_model=_picklable)
+                runner = make_runner(self.trainable, config, cpus, restored, check_model=_picklable,
+                                     stop_if=self._nonfinite)
                 self.runners[trial] = runner
                 if runner.epoch < start:
                     # State lost (worker died, driver restarted): retrain the epochs it had,

@@ -105,6 +105,8 @@ class Result:
     configs: dict[int, dict]
     states: dict[int, TrialState]
     reports: ReportTable = field(repr=False)
+    #: Seconds the experiment ran: each session from its workers being ready to its last event,
+    #: summed over resumed sessions (Ray's start and the time down after a crash excluded).
     wall_seconds: float = 0.0
     virtual_seconds: float = 0.0
     #: The best trial's model as returned by ``tune()`` (``None`` when read back: see ``best_model``).

@@ -18,7 +18,7 @@ from .experiment import ExperimentSpec
 from .replay import replay_log
 from .result import Result
 
-__all__ = ["read_spec", "load", "load_run", "spec_of_events", "BEST_MODEL"]
+__all__ = ["read_spec", "load", "load_run", "spec_of_events", "session_seconds", "BEST_MODEL"]
 
 BEST_MODEL = "best_model.pkl"
 
@@ -52,6 +52,24 @@ def spec_of_events(events, where: object) -> ExperimentSpec:
     raise UserError(f"{where}: the event log does not start with experiment_started")
 
 
+def session_seconds(events) -> float:
+    """Seconds the experiment ran: from each session's start (its workers ready) to that
+    session's last event, summed; Ray's start and the time between a crash and its resume
+    are not counted. ``Result.wall_seconds`` means this wherever it is shown."""
+    total, start, last = 0.0, None, None
+    for kind, t in zip(events.column("kind").to_pylist(), events.column("time").to_pylist()):
+        if t is None or t != t:
+            continue
+        if kind == EventKind.SESSION_STARTED.value:
+            total += 0.0 if start is None else last - start
+            start = t
+        elif start is not None:
+            last = t
+        if start is not None and (last is None or last < start):
+            last = start
+    return total + (0.0 if start is None else last - start)
+
+
 def read_spec(run_dir: str | os.PathLike) -> ExperimentSpec:
     """The spec of a run dir, from its log's first record."""
     return spec_of_events(_read(_existing(run_dir)).table, run_dir)
@@ -79,9 +97,8 @@ def load_run(run_dir: str | os.PathLike) -> tuple[ExperimentSpec, Result]:
     if stats.get("skipped"):
         warnings.warn(LogDamageWarning(f"{stats['skipped']} events of trials whose creation was lost in the "
                                        "damage were left out"), stacklevel=2)
-    times = [t for t in events.column("time").to_pylist() if t == t]
     model = path / BEST_MODEL
-    result = engine.result(run_dir=str(path), wall_seconds=max(times) - min(times) if times else 0.0,
+    result = engine.result(run_dir=str(path), wall_seconds=session_seconds(events),
                            model_path=str(model) if engine.best_trial is not None and model.exists() else None)
     return spec, result
 

@@ -22,7 +22,7 @@ from .eventlog import EventLog, iter_events, log_files, read_events, repair_run
 from .experiment import ExperimentSpec, PolicySpec
 from .replay import replay_log
 from .result import Result, TrialState
-from .rundir import BEST_MODEL, spec_of_events
+from .rundir import BEST_MODEL, session_seconds, spec_of_events
 from .signing import dump_pickle, run_key
 from .trainable import describe_trainable
 
@@ -187,9 +187,10 @@ def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: P
                            stale_checkpoints_removed=stale)
         log.session_started(session, now)
         log.flush()
+        earlier = 0.0 if events is None else session_seconds(events)
         t0 = time.perf_counter()
         _train(engine, log, run_path)
-        wall = time.perf_counter() - t0
+        wall = earlier + time.perf_counter() - t0
         model = backend.fetch_model(engine.best_trial) if engine.best_trial is not None else None
         model_path = _save_model(run_path, model)
         result = engine.result(wall_seconds=wall, model=model, model_path=model_path, run_dir=str(run_path),

@@ -70,6 +70,9 @@ def test_an_interrupted_run_reads_back_and_resumes(tmp_path, name):
     assert len({(t, e) for t, e, _ in after}) == len(after)  # and no epoch is logged twice
     done = halving.load(run_dir)
     assert done.stop_reason == "done" and done.best_trial is not None
+    # "wall" is the same thing everywhere: both sessions' running time, the time between them excluded.
+    resumed_wall = json.loads(resumed.output)["wall_seconds"]
+    assert abs(done.wall_seconds - resumed_wall) < 0.25, (done.wall_seconds, resumed_wall)
     assert json.loads(resumed.output)["best_trial"] == done.best_trial
 
 

@@ -40,6 +40,7 @@ def target_name(trainable: Any) -> str:
     return f"{module}:{getattr(trainable, '__qualname__', repr(trainable))}"
 
 
+# Long only for its docstring, which documents every setting a user passes here.
 def tune(
     trainable: Any,
     space: Any,

@@ -333,10 +333,12 @@ def test_example_script_runs(ray_session, capsys):
     spec = importlib.util.spec_from_file_location("sklearn_search_example", ROOT / "examples" / "sklearn_search.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    sgd, gbc = example.main(n_candidates=6, max_epochs=3, workers=2)
+    sgd, gbc = example.main(n_candidates=6, max_epochs=3, n_jobs=2)
     out = capsys.readouterr().out
-    assert "SGDClassifier on digits" in out and "GradientBoostingClassifier on breast_cancer" in out
-    assert sgd.resource_ == "partial_fit" and gbc.resource_ == "n_estimators" and gbc.n_splits_ == 3
+    assert "StandardScaler + SGDClassifier on digits" in out and "GradientBoostingClassifier on breast_cancer" in out
+    assert "validation accuracy" in out and "f1_macro" in out
+    assert sgd.resource_ == "partial_fit" and sgd.multimetric_ and gbc.resource_ == "n_estimators"
+    assert gbc.n_splits_ == 3
 
 
 # -- issue 12, item 7: scikit-learn habits ------------------------------------------------

@@ -599,3 +599,25 @@ def test_one_ray_and_warm_workers_across_fits_shut_down_at_exit(tmp_path):
 @pytest.mark.slow
 def test_scikit_learn_estimator_checks(estimator, check, ray_session):
     check(estimator)
+
+
+def test_a_joined_cluster_is_joined_once_per_process_and_its_cpus_are_not_held(monkeypatch):
+    # No cluster to join here: join, Ray's state and the session are stand-ins.
+    from halving.backends import ray_cluster, ray_pool
+
+    state = {"initialized": False, "joins": 0}
+    monkeypatch.setattr(ray_cluster.ray, "is_initialized", lambda: state["initialized"])
+    monkeypatch.setattr(ray_cluster, "join", lambda address: state.update(initialized=True, joins=state["joins"] + 1))
+    monkeypatch.setattr(ray_cluster, "session_id", lambda: ("node", "job") if state["initialized"] else None)
+    monkeypatch.setattr(ray_cluster, "capacity", lambda: Capacity(cpus=4.0, max_node_cpus=4.0, alive=frozenset()))
+    monkeypatch.setattr(ray_cluster, "_kept", {"address": None, "session": None, "atexit": True})
+    monkeypatch.setattr(ray_pool, "_idle", {**ray_pool._idle, "session": None})
+    for _ in range(3):
+        with ray_cluster.connect("auto", keep=True) as cluster:
+            assert cluster.cpus == 4.0
+    assert state["joins"] == 1 and ray_cluster._kept["address"] == "auto"
+    assert ray_pool._idle["session"] is None  # idle workers would hold a shared cluster's CPUs: not kept
+    with pytest.raises(ClusterError, match=r"already runs the Ray that halving kept for it \(auto\); call "
+                                           r"ray.shutdown\(\) before joining 10.0.0.1:6379"):
+        with ray_cluster.connect("10.0.0.1:6379", keep=True):
+            pass

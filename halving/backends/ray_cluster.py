@@ -72,6 +72,9 @@ def connect(address: str | None, *, keep: bool = False) -> Iterator[Capacity]:
             owned = True
     elif not (keep and ray.is_initialized() and _is_kept(address)):
         if ray.is_initialized():
+            if _kept["session"] is not None and _kept["session"] == session_id():
+                raise ClusterError(f"this process already runs the Ray that halving kept for it ("
+                                   f"{_kept['address'] or 'local'}); call ray.shutdown() before joining {address}")
             raise ClusterError("Ray is already initialised in this process; pass address=None to use it")
         join(address)
         owned = True

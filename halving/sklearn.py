@@ -36,11 +36,11 @@ from __future__ import annotations
 import builtins
 import copy
 import dataclasses
-import importlib
 import json
 import numbers
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -501,15 +501,13 @@ def _first_failure(run_dir: Path) -> tuple[int, str, str]:
 
 def _exception_type(error: str, tb: str) -> type[BaseException]:
     """The class of a worker's exception, from its ``Type: message`` and the traceback's
-    last line (``module.Type: message``); RuntimeError when it cannot be imported here."""
+    last line (``module.Type: message``); RuntimeError when this process has not imported
+    that module (importing a module named in a message could run its code)."""
     name = error.split(":", 1)[0].strip()
     match = next((m for m in (re.match(rf"^([\w.]+\.)?{re.escape(name)}(:|$)", line)
                               for line in reversed(tb.splitlines())) if m), None)
     module = (match.group(1) or "").rstrip(".") if match else ""
-    try:
-        cls = getattr(importlib.import_module(module), name) if module else getattr(builtins, name)
-    except (ImportError, AttributeError, ValueError):
-        return RuntimeError
+    cls = getattr(sys.modules.get(module) if module else builtins, name, None)
     return cls if isinstance(cls, type) and issubclass(cls, Exception) else RuntimeError
 
 

@@ -9,9 +9,15 @@ own data sets::
 
     python examples/sklearn_search.py
 
-* an ``SGDClassifier`` on digits: an epoch is one ``partial_fit`` pass;
+* a ``Pipeline`` of a ``StandardScaler`` and an ``SGDClassifier`` on digits,
+  scored by accuracy and macro F1 (the policy ranks by ``refit="accuracy"``): the
+  scaler is fit once per candidate, and an epoch is one ``partial_fit`` pass of the
+  SGD step;
 * a ``GradientBoostingClassifier`` on breast_cancer: an epoch adds trees to the
   same ensemble (``warm_start=True``), up to its ``n_estimators``.
+
+Both fits share one local Ray and its workers: the first ``fit`` starts it, the
+second finds it, and it is shut down when the interpreter exits.
 """
 
 from __future__ import annotations
@@ -22,15 +28,17 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from halving.sklearn import HalvingSearchCV
 
-SGD_SPACE = {
-    "loss": ["hinge", "log_loss", "modified_huber"],
-    "penalty": ["l2", "l1", "elasticnet"],
-    "alpha": loguniform(1e-6, 1e-1),
-    "learning_rate": ["optimal", "invscaling", "adaptive"],
-    "eta0": loguniform(1e-4, 1e-1),
+SGD_SPACE = {  # parameters of the pipeline's steps, named <step>__<parameter> as in scikit-learn
+    "sgdclassifier__loss": ["hinge", "log_loss", "modified_huber"],
+    "sgdclassifier__penalty": ["l2", "l1", "elasticnet"],
+    "sgdclassifier__alpha": loguniform(1e-6, 1e-1),
+    "sgdclassifier__learning_rate": ["optimal", "invscaling", "adaptive"],
+    "sgdclassifier__eta0": loguniform(1e-4, 1e-1),
 }
 
 GBC_SPACE = {
@@ -42,27 +50,30 @@ GBC_SPACE = {
 
 def show(search: HalvingSearchCV, X_test: np.ndarray, y_test: np.ndarray) -> None:
     res = search.cv_results_
+    metric = search.refit if search.multimetric_ else "score"
     print(f"  resource: {search.resource_}; rungs at epochs {search.rung_epochs_} "
           f"= {search.n_resources_} {search.resource_ if search.resource_ != 'partial_fit' else 'epochs'}")
     print(f"  candidates per rung: {search.n_candidates_}; {search.epochs_used_} epochs trained "
           f"(no early stopping: {len(res['params']) * search.rung_epochs_[-1]})")
     print(f"  best (rank 1 of {len(res['params'])}): {search.best_params_}")
-    print(f"  validation score {search.best_score_:.4f}; test score of the refit model "
+    print(f"  validation {metric} {search.best_score_:.4f}; test {metric} of the refit model "
           f"{search.score(X_test, y_test):.4f}")
-    top = np.argsort(res["rank_test_score"], kind="stable")[:5]
-    print("  top 5:  rank  epochs  score   state")
+    top = np.argsort(res[f"rank_test_{metric}"], kind="stable")[:5]
+    others = [name[len("mean_test_"):] for name in res if name.startswith("mean_test_") and name != f"mean_test_{metric}"]
+    print(f"  top 5:  rank  epochs  {metric:<8}  " + "".join(f"{name:<10}" for name in others) + "state")
     for c in top:
-        print(f"         {res['rank_test_score'][c]:>4}  {res['n_epochs'][c]:>6}  {res['mean_test_score'][c]:.4f}  "
-              f"{res['state'][c]}")
-    print(f"  halving's log of this fit: {search.run_dir_}")
+        print(f"         {res[f'rank_test_{metric}'][c]:>4}  {res['n_epochs'][c]:>6}  "
+              f"{res[f'mean_test_{metric}'][c]:<8.4f}  " + "".join(f"{res[f'mean_test_{n}'][c]:<10.4f}" for n in others)
+              + f"{res['state'][c]}")
 
 
-def main(n_candidates: int = 27, max_epochs: int = 9, workers: int = 2, seed: int = 0) -> list[HalvingSearchCV]:
+def main(n_candidates: int = 27, max_epochs: int = 9, n_jobs: int = 2, seed: int = 0) -> list[HalvingSearchCV]:
     X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, stratify=y, random_state=seed)
-    sgd = HalvingSearchCV(SGDClassifier(random_state=seed), SGD_SPACE, n_candidates=n_candidates,
-                          max_epochs=max_epochs, random_state=seed, workers=workers)
-    print(f"SGDClassifier on digits, {n_candidates} candidates, up to {max_epochs} epochs (ASHA):")
+    X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=seed)
+    sgd = HalvingSearchCV(make_pipeline(StandardScaler(), SGDClassifier(random_state=seed)), SGD_SPACE,
+                          n_candidates=n_candidates, max_epochs=max_epochs, scoring=["accuracy", "f1_macro"],
+                          refit="accuracy", random_state=seed, n_jobs=n_jobs)
+    print(f"StandardScaler + SGDClassifier on digits, {n_candidates} candidates, up to {max_epochs} epochs (ASHA):")
     sgd.fit(X_train, y_train)
     show(sgd, X_test, y_test)
 
@@ -70,7 +81,7 @@ def main(n_candidates: int = 27, max_epochs: int = 9, workers: int = 2, seed: in
     X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=seed)
     gbc = HalvingSearchCV(GradientBoostingClassifier(n_estimators=3 * max_epochs, random_state=seed), GBC_SPACE,
                           n_candidates=n_candidates, max_epochs=max_epochs, cv=3, random_state=seed,
-                          workers=workers)
+                          n_jobs=n_jobs)
     print(f"\nGradientBoostingClassifier on breast_cancer, {n_candidates} candidates, 3 more trees per epoch, "
           f"3 folds:")
     gbc.fit(X_train, y_train)
@@ -79,8 +90,4 @@ def main(n_candidates: int = 27, max_epochs: int = 9, workers: int = 2, seed: in
 
 
 if __name__ == "__main__":
-    from halving.backends.ray_cluster import connect
-
-    # One Ray for both searches (each fit would otherwise start and stop its own).
-    with connect(None):
-        main()
+    main()

@@ -6,10 +6,17 @@ local one that listens on the loopback interface only (nothing on this machine's
 interfaces) and shuts it down at the end. ``connect("auto")``, ``connect("host:port")``
 or ``connect("ray://host:port")`` joins a running cluster, fails fast with one clear line
 when nothing answers there, and disconnects at the end, leaving the cluster running.
+
+``connect(..., keep=True)`` (the scikit-learn search, whose ``fit`` runs many times in one
+process, e.g. under ``cross_val_score``) does not let go of a Ray it starts or joins: later
+``connect(..., keep=True)`` calls of the process use it, and it is shut down at interpreter
+exit. A local Ray kept so also keeps the workers of finished experiments idle for the next
+one (``ray_pool.keep_idle_in_session``). A Ray the user initialised is never shut down here.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import socket
 import threading
@@ -20,6 +27,7 @@ import ray
 from ray import cloudpickle
 
 from ..errors import UserError
+from .ray_pool import keep_idle_in_session, session_id
 
 __all__ = ["ClusterError", "Capacity", "SharedRef", "capacity", "connect", "ship_by_value", "CONNECT_SECONDS"]
 
@@ -49,24 +57,57 @@ def capacity() -> Capacity:
                     alive=frozenset(n["NodeID"] for n in alive))
 
 
+# The Ray that connect(keep=True) started or joined: its address and session, or None.
+_kept: dict[str, Any] = {"address": None, "session": None, "atexit": False}
+
+
 @contextlib.contextmanager
-def connect(address: str | None) -> Iterator[Capacity]:
-    """Ray for the length of the block (see the module docstring)."""
+def connect(address: str | None, *, keep: bool = False) -> Iterator[Capacity]:
+    """Ray for the length of the block, or with ``keep=True`` for the process (see the
+    module docstring)."""
     owned = False
     if address is None:
         if not ray.is_initialized():
             start_local()
             owned = True
-    else:
+    elif not (keep and ray.is_initialized() and _is_kept(address)):
         if ray.is_initialized():
+            if _kept["session"] is not None and _kept["session"] == session_id():
+                raise ClusterError(f"this process already runs the Ray that halving kept for it ("
+                                   f"{_kept['address'] or 'local'}); call ray.shutdown() before joining {address}")
             raise ClusterError("Ray is already initialised in this process; pass address=None to use it")
         join(address)
         owned = True
+    if owned and keep:
+        _keep(address)
+        owned = False
     try:
         yield capacity()
     finally:
         if owned:
             ray.shutdown()
+
+
+def _is_kept(address: str | None) -> bool:
+    return _kept["session"] is not None and _kept["address"] == address and _kept["session"] == session_id()
+
+
+def _keep(address: str | None) -> None:
+    _kept.update(address=address, session=session_id())
+    if address is None:
+        # Idle workers hold their CPUs: only on a Ray of this process's own, never on a shared cluster.
+        keep_idle_in_session()
+    if not _kept["atexit"]:
+        atexit.register(_shutdown_kept)
+        _kept["atexit"] = True
+
+
+def _shutdown_kept() -> None:
+    """At interpreter exit: shut down the Ray that ``connect(keep=True)`` started or joined,
+    unless the user has since shut it down (and perhaps started another of their own)."""
+    if ray.is_initialized() and _is_kept(_kept["address"]):
+        ray.shutdown()
+    _kept.update(address=None, session=None)
 
 
 def start_local(**kwargs: Any) -> None:

@@ -145,7 +145,8 @@ def log_files(run_dir: str | os.PathLike) -> list[Path]:
     return sorted(Path(p) for p in glob.glob(os.path.join(glob.escape(os.fspath(run_dir)), "events-*.arrows")))
 
 
-def _dumps(obj: Any) -> str:
+def json_text(obj: Any) -> str:
+    """The JSON text the log stores for a value (numpy scalars as numbers, sets as lists)."""
     return json.dumps(obj, default=_json_default, allow_nan=True)
 
 
@@ -159,7 +160,7 @@ def _json_default(obj: Any) -> Any:
 
 
 def reason_json(reason: Reason | None) -> str | None:
-    return None if reason is None else _dumps(reason.as_dict())
+    return None if reason is None else json_text(reason.as_dict())
 
 
 def reason_from_json(text: str | None) -> Reason | None:
@@ -285,18 +286,18 @@ class EventLog:
         self.seq += 1
 
     def experiment_started(self, spec: dict, time: float) -> None:
-        self.add(EventKind.EXPERIMENT_STARTED, time, payload=_dumps({"version": LOG_VERSION, **spec}))
+        self.add(EventKind.EXPERIMENT_STARTED, time, payload=json_text({"version": LOG_VERSION, **spec}))
 
     def session_started(self, info: dict, time: float) -> None:
-        self.add(EventKind.SESSION_STARTED, time, payload=_dumps(info))
+        self.add(EventKind.SESSION_STARTED, time, payload=json_text(info))
 
     def trial_created(self, trial: int, config: dict, time: float) -> None:
-        self.add(EventKind.TRIAL_CREATED, time, trial=trial, payload=_dumps(config))
+        self.add(EventKind.TRIAL_CREATED, time, trial=trial, payload=json_text(config))
 
     def assigned(self, trial: int, start: int, until: int, reason: Reason | None, time: float,
                  how: str | None = None) -> None:
         self.add(EventKind.ASSIGNED, time, trial=trial, epoch=start, until=until, reason=reason_json(reason),
-                 payload=None if how is None else _dumps({"how": how}))
+                 payload=None if how is None else json_text({"how": how}))
 
     def reports(self, segment: Any, n: int) -> None:
         """Every epoch of the segment (``n`` of them reached the policy)."""
@@ -312,7 +313,7 @@ class EventLog:
                 epoch=segment.start + i + 1,
                 value=v,
                 worker=segment.worker,
-                metrics=_dumps(extra[i]) if extra is not None and extra[i] else None,
+                metrics=json_text(extra[i]) if extra is not None and extra[i] else None,
             )
 
     def removed(self, trial: int, epoch: int, time: float) -> None:
@@ -325,20 +326,20 @@ class EventLog:
 
     def failed(self, trial: int, epoch: int, error: str, traceback: str | None, time: float) -> None:
         self.add(EventKind.TRIAL_FAILED, time, trial=trial, epoch=epoch,
-                 payload=_dumps({"error": error, "traceback": traceback}))
+                 payload=json_text({"error": error, "traceback": traceback}))
 
     def restarted(self, trial: int, epoch: int, info: dict, time: float) -> None:
         """The trial's state was lost; ``info`` says how it restarts (how, why, detail)."""
-        self.add(EventKind.RESTARTED, time, trial=trial, epoch=epoch, payload=_dumps(info))
+        self.add(EventKind.RESTARTED, time, trial=trial, epoch=epoch, payload=json_text(info))
 
     def refused(self, trial: int, epoch: int, time: float) -> None:
         self.add(EventKind.REFUSED, time, trial=trial, epoch=epoch)
 
     def interrupted(self, why: str, time: float) -> None:
-        self.add(EventKind.INTERRUPTED, time, payload=_dumps(why))
+        self.add(EventKind.INTERRUPTED, time, payload=json_text(why))
 
     def experiment_finished(self, summary: dict, time: float) -> None:
-        self.add(EventKind.EXPERIMENT_FINISHED, time, payload=_dumps(summary))
+        self.add(EventKind.EXPERIMENT_FINISHED, time, payload=json_text(summary))
 
     def flush(self) -> None:
         self._raise_sync_error()

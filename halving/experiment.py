@@ -15,7 +15,6 @@ import dataclasses
 import importlib
 import inspect
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -23,6 +22,7 @@ import policies as P
 
 from . import checks
 from .errors import SpecError, SpecTypeError
+from .eventlog import json_text
 from .space import Space, load_space
 
 __all__ = ["ExperimentSpec", "PolicySpec", "MAX_GRID"]
@@ -273,15 +273,4 @@ def _check_ladder(ladder: Sequence[int] | None) -> tuple[int, ...] | None:
 
 def _plain(value: Any) -> Any:
     """JSON's view of a value: what a log holds, and what compares equal after a round trip."""
-    return json.loads(json.dumps(value, default=_json_default, allow_nan=True))
-
-
-def _json_default(obj: Any) -> Any:
-    item = getattr(obj, "item", None)
-    if callable(item):
-        return item()
-    if isinstance(obj, (set, tuple)):
-        return list(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    return str(obj)
+    return json.loads(json_text(value))

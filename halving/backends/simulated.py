@@ -82,7 +82,7 @@ class SimulatedBackend:
             if not np.all(costs > 0):
                 raise ValueError("epoch_seconds must be > 0 for every trial")
             self._cost = costs
-        self._heap: list[tuple[float, int, int, int, int, float]] = []
+        self._heap: list[tuple[float, int, int, int, int, float, float]] = []  # (end, seq, trial, start, until, began, cost)
         self._seq = 0
         self._now = 0.0
         self._last_end: dict[int, int] = {}
@@ -116,7 +116,7 @@ class SimulatedBackend:
                 duration = max(0.0, left)
             self._spent[trial] = self._spent.get(trial, 0.0) + duration
         self.busy_seconds += duration
-        heapq.heappush(self._heap, (self._now + duration, self._seq, trial, start, until, self._now))
+        heapq.heappush(self._heap, (self._now + duration, self._seq, trial, start, until, self._now, cost))
         self._seq += 1
         if len(self._heap) > self.peak_running:
             self.peak_running = len(self._heap)
@@ -138,7 +138,7 @@ class SimulatedBackend:
         pass
 
     def wait(self) -> list[Segment]:
-        end, seq, trial, start, until, began = heapq.heappop(self._heap)
+        end, seq, trial, start, until, began, cost = heapq.heappop(self._heap)
         self._now = end
         self._last_end[trial] = until
         curves = self.curves
@@ -148,7 +148,6 @@ class SimulatedBackend:
             values = [curves.item(trial, start)]  # most segments: one epoch (a slice costs more)
         else:
             values = curves[trial, start:until].tolist()
-        cost = self._epoch_cost(trial)
         # Most segments are one epoch: a tuple is cheaper to make than a Ramp.
         times = (began + cost,) if until - start == 1 else Ramp(began, cost, until - start)
         if self._cut and seq in self._cut:

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import halving
+import policies as P
 from halving.cli import app
 from halving.simulation import curve_matrix
 
@@ -232,3 +233,39 @@ def test_resuming_a_run_started_from_a_scripts_main_block_says_how(tmp_path):
     out = invoke("resume", tmp_path / "run")
     assert out.exit_code == 2 and "`if __name__ == \"__main__\":` block" in out.output
     assert "halving.tune(..., run_dir=" in out.output and "resume=True" in out.output
+
+
+def test_help_shows_no_value_after_flags():
+    out = invoke("run", "--help")
+    assert out.exit_code == 0 and "--json" in out.output
+    assert "<bool>" not in out.output
+
+
+def test_policies_describes_each_policy_in_whole_sentences():
+    out = invoke("policies")
+    assert out.exit_code == 0
+    lines = [line for line in out.output.splitlines() if line and not line.startswith(" ")]
+    assert len(lines) == len(P.POLICIES)
+    for line in lines:
+        assert line.rstrip().endswith("."), line  # not cut mid-sentence
+
+
+def test_live_progress_counts_queued_trials_apart_from_training_ones():
+    from rich.console import Console
+
+    from halving.backends.simulated import SimulatedBackend
+    from halving.cli.common import Progress
+    from halving.engine import Engine
+    from halving.experiment import ExperimentSpec, PolicySpec
+    from halving.result import TrialState
+
+    curves = np.linspace(0.1, 1.0, 9 * 5).reshape(9, 5)
+    spec = ExperimentSpec(metric="value", mode="max", max_epochs=5, trials=9, policy=PolicySpec.of("asha"))
+    engine = Engine(spec, spec.policy.build(), SimulatedBackend(curves, workers=2))
+    for trial in range(4):  # four trials hold work (lookahead queues two behind the two workers)
+        engine.created(trial, {"row": trial})
+        engine.assigned(trial, 0, 1)
+    assert sum(r.state is TrialState.RUNNING for r in engine.trials.values()) == 4
+    console = Console(record=True, width=120)
+    console.print(Progress(False, "demo", None).render(engine))
+    assert "2 running (2 queued)" in console.export_text()

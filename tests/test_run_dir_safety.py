@@ -150,3 +150,16 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path):
     assert first.returncode == 0, output.decode()[-2000:]
     reports = [(e["trial"], e["epoch"]) for e in iter_events(read_events(run_dir)) if e["kind"] == "report"]
     assert len(reports) == len(set(reports)) == 27 * 1 + 9 * 2 + 3 * 6  # one writer's log, whole
+
+
+def test_a_run_dir_left_with_only_a_header_can_be_run_again(tmp_path):
+    # Ctrl-C while the run was starting: its log has a schema and no record.
+    from halving.eventlog import EventLog
+
+    run_dir = tmp_path / "run"
+    EventLog(run_dir).close()
+    assert log_files(run_dir) and read_events(run_dir).num_rows == 0
+    out = CliRunner().invoke(app, ["run", TARGET, "--metric", "acc", "--mode", "max", "--policy", "sha", "--trials",
+                                   "3", "--max-epochs", "3", "--run-dir", str(run_dir), "--quiet"])
+    assert out.exit_code == 0, out.output
+    assert halving.load(run_dir).stop_reason == "done"

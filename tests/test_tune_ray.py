@@ -208,6 +208,8 @@ def test_paused_trials_past_the_memory_bound_spill_to_checkpoints(tmp_path):
     table = result.table()
     # Promoted from a checkpoint on disk, the trial goes on from where it paused.
     assert table.column("own_epoch").to_pylist() == table.column("epoch").to_pylist()
+    # Once no trial can need them, the checkpoints (and their signatures) are gone.
+    assert not list((tmp_path / "run" / "checkpoints").glob("*"))
 
 
 def test_idle_workers_are_kept_only_inside_reuse_workers(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Optional
 
@@ -52,6 +53,12 @@ def simulate(
                f"({row['us_per_decision']} us each)")
 
 
+def _first_sentence(doc: str) -> str:
+    """A docstring's first sentence, whole, however its lines wrap (no reST markup)."""
+    paragraph = " ".join(doc.strip().split("\n\n")[0].split()).replace("``", "")
+    return re.split(r"(?<=[a-z)`\]]\.)\s+(?=[A-Z])", paragraph)[0]
+
+
 @app.command("policies")
 @guard
 def list_policies(as_json: bool = typer.Option(False, "--json")) -> None:
@@ -61,6 +68,6 @@ def list_policies(as_json: bool = typer.Option(False, "--json")) -> None:
         print_json(rows)
         return
     for name, params in rows.items():
-        doc = " ".join((P.POLICIES[name].__doc__ or "").strip().split("\n\n")[0].split())  # the first paragraph
+        doc = _first_sentence(P.POLICIES[name].__doc__ or "")
         args = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "no parameters"
         typer.echo(f"{name:<11} {doc}\n{'':<11} {args}")

@@ -11,6 +11,7 @@ when nothing answers there, and disconnects at the end, leaving the cluster runn
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ __all__ = ["ClusterError", "Capacity", "SharedRef", "capacity", "connect", "ship
 # How long joining a cluster may take before it is called unreachable.
 CONNECT_SECONDS = 30.0
 LOOPBACK = "127.0.0.1"
+_CLUSTERS_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 class ClusterError(UserError):
@@ -71,8 +73,35 @@ def connect(address: str | None) -> Iterator[Capacity]:
 
 def start_local(**kwargs: Any) -> None:
     """A local Ray on loopback only; ``kwargs`` go to ``ray.init`` (``num_cpus``, ...)."""
-    ray.init(address="local", include_dashboard=False, configure_logging=False,
-             _node_ip_address=LOOPBACK, **kwargs)
+    with _loopback_node():
+        ray.init(address="local", include_dashboard=False, configure_logging=False,
+                 _node_ip_address=LOOPBACK, **kwargs)
+
+
+@contextlib.contextmanager
+def _loopback_node() -> Iterator[None]:
+    """While Ray starts, make it take 127.0.0.1 as this node's address.
+
+    ``ray.init`` replaces a loopback ``_node_ip_address`` with this machine's routable
+    address (``services.resolve_ip_for_localhost``), unless Ray clusters are disabled, as on
+    macOS and Windows (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read once, when ray is
+    imported). Ray's C++ servers listen on every interface unless the node's address is
+    loopback, so without this they are reachable from the network. The variable is also set
+    for the processes Ray starts meanwhile (they inherit it), and both are put back after.
+    """
+    from ray._private import ray_constants
+
+    before = ray_constants.ENABLE_RAY_CLUSTER, os.environ.get(_CLUSTERS_ENV)
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    os.environ[_CLUSTERS_ENV] = "0"
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before[0]
+        if before[1] is None:
+            os.environ.pop(_CLUSTERS_ENV, None)
+        else:
+            os.environ[_CLUSTERS_ENV] = before[1]
 
 
 def join(address: str) -> None:

@@ -113,6 +113,7 @@ def join(address: str) -> None:
 
     def attempt() -> None:
         try:
+            _check_gcs(address)
             ray.init(address=address, include_dashboard=False, configure_logging=False)
             outcome["error"] = None
         except BaseException as exc:  # noqa: BLE001 - reported to the caller's thread below
@@ -125,10 +126,40 @@ def join(address: str) -> None:
     if thread.is_alive():
         raise ClusterError(f"could not join the Ray cluster at {address} within {CONNECT_SECONDS:.0f} s "
                            "(is it running, and is this Ray's version and token the cluster's?)")
-    if outcome["error"] is not None:
-        exc = outcome["error"]
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ClusterError(f"could not join the Ray cluster at {address}: {first}") from None
+    exc = outcome["error"]
+    if isinstance(exc, ClusterError):
+        raise exc
+    if exc is not None:
+        raise ClusterError(f"could not join the Ray cluster at {address}: {_root_cause(exc)}") from None
+
+
+def _check_gcs(address: str) -> None:
+    """Ask the cluster's GCS once for its id and Ray version: ``ray.init`` retries a refused
+    token for 20 s and then names neither the token nor the version."""
+    if address == "auto" or address.startswith("ray://"):
+        return  # "auto" is resolved by ray.init; a Ray Client server is not a GCS
+    from ray._common.usage import usage_lib
+    from ray._raylet import GcsClient
+    from ray.exceptions import AuthenticationError
+
+    try:
+        client = GcsClient(address=address)
+    except AuthenticationError:
+        raise ClusterError(f"the Ray cluster at {address} refused this process's authentication token; "
+                           "give it the cluster's token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or "
+                           "~/.ray/auth_token)") from None
+    theirs = (usage_lib.get_cluster_metadata(client) or {}).get("ray_version")
+    if theirs and theirs != ray.__version__:
+        raise ClusterError(f"the Ray cluster at {address} runs Ray {theirs} and this process Ray "
+                           f"{ray.__version__}; install ray=={theirs} here (or join a cluster of this version)")
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The first line of the innermost cause: ray.init wraps the real one in 'Failed to connect'."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_listening(address: str) -> None:

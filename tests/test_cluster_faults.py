@@ -1,6 +1,7 @@
 """Ray faults injected for real: clusters that cannot be joined (nothing listening, a wrong
-token, another Ray version), and what a local Ray listens on. Each runs Ray in processes of
-its own, so the session's Ray (conftest) is untouched."""
+token, another Ray version), what a local Ray listens on, and a node whose raylet is
+SIGKILLed mid-run (with capacity left on the head, and with none). Each runs Ray in
+processes of its own, so the session's Ray (conftest) is untouched."""
 
 from __future__ import annotations
 
@@ -112,3 +113,47 @@ def test_a_local_ray_listens_on_loopback_only():
     assert {"gcs_server", "raylet"} <= processes, sockets  # the measurement saw Ray's servers
     exposed = [s for s in sockets if not ipaddress.ip_address(s["listen"].rsplit(":", 1)[0]).is_loopback]
     assert not exposed, exposed
+
+
+def _node_loss(tmp_path_factory, scenario: str) -> dict:
+    """tests/_node_loss_run.py in a process of its own; a hang fails the test by its timeout."""
+    out = tmp_path_factory.mktemp(scenario)
+    done = subprocess.run([sys.executable, str(HERE / "_node_loss_run.py"), str(out), scenario],
+                          capture_output=True, text=True, timeout=400, env=_env())
+    lines = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(lines[-1][len("RESULT "):])
+    print(scenario, json.dumps(report))  # shown with pytest -s
+    return report
+
+
+@pytest.fixture(scope="module")
+def survived(tmp_path_factory):
+    return _node_loss(tmp_path_factory, "survive")
+
+
+@pytest.fixture(scope="module")
+def no_capacity(tmp_path_factory):
+    return _node_loss(tmp_path_factory, "no-capacity")
+
+
+def test_a_run_outlives_the_raylet_of_another_node(survived):
+    assert survived["finished"] and survived["n_completed"] == 3 and survived["n_failed"] == 0
+    assert survived["epochs_used"] == 27 + 9 * 2 + 3 * 6 == survived["reports_after"]
+    assert survived["lost"] == [] and survived["duplicates"] == 0
+    assert survived["restarts"] > 0  # the dead node's trials were restarted, and the log says so
+    assert survived["seconds_after_kill"] < 120
+
+
+def test_no_capacity_left_stops_cleanly_and_resumes(no_capacity):
+    stop = no_capacity["stop"]
+    assert stop["code"] == 2 and not stop["traceback"], stop
+    assert len(stop["lines"]) == 1 and "no worker can be placed" in stop["lines"][0], stop
+    assert "halving resume" in stop["lines"][0]
+    assert stop["seconds_after_kill"] < 60
+    at_stop = no_capacity["at_stop"]
+    assert at_stop["lost"] == [] and at_stop["duplicates"] == 0 and not at_stop["finished"]
+    assert no_capacity["resume"]["code"] == 0, no_capacity["resume"]["stderr"]
+    after = no_capacity["after_resume"]
+    assert after["finished"] and after["lost"] == [] and after["duplicates"] == 0
+    assert after["reports_after"] == 9 + 3 * 2 + 1 * 6

@@ -152,13 +152,12 @@ class RayBackend(FaultHandling):
     def wait(self) -> list[Event]:
         self._pump()
         while True:
-            if not self.inflight and (self.pending or any(s.queue for s in self.slots.values())):
-                raise NoCapacityError(f"no worker can be placed for {len(self.active)} trials: the cluster "
-                                      f"has {self.capacity:g} CPUs left")
+            self._check_capacity()
             ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=self._poll_seconds())
             out: list[Event] = [seg for ref in ready if (seg := self._collect(ref)) is not None]
             if not ready:
-                out = self._time_out_overdue() + self._lost_nodes()
+                out = self._time_out_overdue()
+            out += self._lost_nodes()  # also while other nodes answer: a dead node's calls never do
             if self.restarts:
                 out.extend(self.restarts)
                 self.restarts = []

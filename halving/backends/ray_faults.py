@@ -13,10 +13,15 @@ from ..errors import UserError
 from .protocol import Restarted, Segment, Start
 from .ray_cluster import capacity
 
-__all__ = ["FaultHandling", "NoCapacityError", "NODE_POLL_SECONDS"]
+__all__ = ["FaultHandling", "NoCapacityError", "NODE_POLL_SECONDS", "WORKER_GONE"]
 
 # How often a waiting backend asks Ray which nodes are alive.
 NODE_POLL_SECONDS = 5.0
+
+
+# What a call raises when its worker process, or that worker's node, is gone.
+WORKER_GONE = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+               ray.exceptions.LocalRayletDiedError)
 
 
 class NoCapacityError(UserError):
@@ -66,6 +71,8 @@ class FaultHandling:
         self.capacity = cpus
         self.workers = max(1, min(self.workers, int(cpus // self.base_cpus + 1e-9)))
         over = self.pool.cpus() - cpus
+        if over <= 1e-9:
+            return
         for index in self.pool.unplaced():
             if over <= 1e-9:
                 break
@@ -168,6 +175,22 @@ class FaultHandling:
         job.start = start
         self._restart(job, f"its worker process died ({type(exc).__name__})")
         return None
+
+    def _take(self, index: int, trial: int, start: int | None) -> Any:
+        """A paused trial's saved state, from the worker holding it. If that worker (or its node)
+        died, the state is lost: a trial moving to train from ``start`` gets its checkpoint on disk
+        or None (retrain from scratch), and the log says so; with ``start=None`` (a spill) None, and
+        the restart is logged when the trial is next submitted. The worker's own calls fail, or
+        its node is found dead, and are handled then."""
+        try:
+            return ray.get(self.slots[index].actor.take.remote(trial))
+        except WORKER_GONE as exc:
+            if start is None:
+                return None
+            restored = self.store.take(trial) if start > 0 else None
+            how = Start.CHECKPOINT if restored is not None else Start.SCRATCH
+            self.restarts.append(Restarted(trial, start, how, f"its worker died ({type(exc).__name__})"))
+            return restored
 
     def _restart(self, job: Any, why: str) -> None:
         trial = job.trial

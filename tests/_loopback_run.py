@@ -57,15 +57,27 @@ def _descendants(root: int) -> set[int]:
     return seen
 
 
+def _name(pid: int) -> str | None:
+    """The program a process runs (Ray's workers rename themselves ray::...)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return None
+    name = argv[0].decode(errors="replace").rsplit("/", 1)[-1]
+    if name.startswith("python") and len(argv) > 1 and argv[1].endswith(b".py"):
+        name += " " + argv[1].decode(errors="replace").rsplit("/", 1)[-1]  # dashboard.py, agent.py, ...
+    return name
+
+
 def _sockets_of(pids: set[int], listening: dict[str, str]) -> list[dict]:
     out = []
     for pid in sorted(pids):
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().split(b"\0")[0].decode(errors="replace").rsplit("/", 1)[-1]
         except OSError:
             continue
+        cmd = _name(pid)
         for fd in fds:
             try:
                 target = os.readlink(f"/proc/{pid}/fd/{fd}")
@@ -82,7 +94,8 @@ def main() -> None:
         ray.get(ray.remote(lambda: 1).remote())  # a worker process too, with its own servers
         # Processes that Ray starts detached are reparented; the session's procs share its dir.
         pids = _descendants(os.getpid()) | _session_pids()
-        print("RESULT " + json.dumps(_sockets_of(pids, _listening_inodes())))
+        print("RESULT " + json.dumps({"sockets": _sockets_of(pids, _listening_inodes()),
+                                      "processes": sorted({_name(pid) for pid in pids} - {None})}))
     finally:
         ray.shutdown()
 

@@ -108,9 +108,10 @@ def test_a_local_ray_listens_on_loopback_only():
                           timeout=180, env=_env())
     lines = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-3000:]
-    sockets = json.loads(lines[-1][len("RESULT "):])
-    processes = {s["process"] for s in sockets}
-    assert {"gcs_server", "raylet"} <= processes, sockets  # the measurement saw Ray's servers
+    seen = json.loads(lines[-1][len("RESULT "):])
+    sockets = seen["sockets"]
+    print("processes:", seen["processes"], "listening:", sockets)  # shown with pytest -s
+    assert {"gcs_server", "raylet"} <= {s["process"] for s in sockets}, seen  # the measurement saw Ray's servers
     exposed = [s for s in sockets if not ipaddress.ip_address(s["listen"].rsplit(":", 1)[0]).is_loopback]
     assert not exposed, exposed
 

@@ -136,8 +136,15 @@ def join(address: str) -> None:
 def _check_gcs(address: str) -> None:
     """Ask the cluster's GCS once for its id and Ray version: ``ray.init`` retries a refused
     token for 20 s and then names neither the token nor the version."""
-    if address == "auto" or address.startswith("ray://"):
-        return  # "auto" is resolved by ray.init; a Ray Client server is not a GCS
+    if address.startswith("ray://"):
+        return  # a Ray Client server is not a GCS: ray.init reports its refusals
+    if address == "auto":
+        try:  # the cluster this machine belongs to, as ray.init would find it
+            address = ray._private.services.canonicalize_bootstrap_address(address)
+        except Exception:  # noqa: BLE001 - none found: ray.init says so
+            return
+        if address is None:
+            return
     from ray._common.usage import usage_lib
     from ray._raylet import GcsClient
     from ray.exceptions import AuthenticationError

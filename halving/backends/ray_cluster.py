@@ -5,7 +5,9 @@ workers, disconnect. No module of halving outside ``halving/backends/`` imports 
 local one that listens on the loopback interface only (nothing on this machine's other
 interfaces) and shuts it down at the end. ``connect("auto")``, ``connect("host:port")``
 or ``connect("ray://host:port")`` joins a running cluster, fails fast with one clear line
-when nothing answers there, and disconnects at the end, leaving the cluster running.
+when nothing answers there, the cluster refuses this process's token or runs another Ray
+version (within ``CONNECT_SECONDS`` whatever else goes wrong), and disconnects at the end,
+leaving the cluster running.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def main(out_dir: str) -> None:
                 except (FileNotFoundError, ValueError):
                     continue
                 if n >= 15:
-                    cluster.remove_node(second, allow_graceful=False)  # SIGKILL, no goodbye
+                    cluster.remove_node(second)
                     removed["after_reports"] = n
                     return
 

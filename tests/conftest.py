@@ -11,11 +11,13 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """A real local Ray with 2 CPUs, started once and shut down at the end."""
+    """A real local Ray with 2 CPUs, started once (as ``address=None`` does) and shut down at the end."""
     ray = pytest.importorskip("ray")
-    if not ray.is_initialized():
-        ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
     import halving
+    from halving.backends.ray_cluster import start_local
+
+    if not ray.is_initialized():
+        start_local(num_cpus=2, log_to_driver=False)  # as halving starts it: on loopback only
 
     with halving.reuse_workers():  # the tests' experiments share worker processes, as `halving compare` does
         yield ray

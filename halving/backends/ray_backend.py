@@ -29,7 +29,7 @@ from ray import cloudpickle
 from .checkpoints import CheckpointStore
 from .protocol import Event, Restarted, Segment, Start
 from .ray_cluster import capacity
-from .ray_faults import FaultHandling, NoCapacityError
+from .ray_faults import WORKER_GONE, FaultHandling
 from .ray_workers import Slot, WorkerPool
 
 __all__ = ["RayBackend"]
@@ -152,13 +152,12 @@ class RayBackend(FaultHandling):
     def wait(self) -> list[Event]:
         self._pump()
         while True:
-            if not self.inflight and (self.pending or any(s.queue for s in self.slots.values())):
-                raise NoCapacityError(f"no worker can be placed for {len(self.active)} trials: the cluster "
-                                      f"has {self.capacity:g} CPUs left")
+            self._check_capacity()
             ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=self._poll_seconds())
             out: list[Event] = [seg for ref in ready if (seg := self._collect(ref)) is not None]
             if not ready:
-                out = self._time_out_overdue() + self._lost_nodes()
+                out = self._time_out_overdue()
+            out += self._lost_nodes()  # also while other nodes answer: a dead node's calls never do
             if self.restarts:
                 out.extend(self.restarts)
                 self.restarts = []
@@ -174,8 +173,7 @@ class RayBackend(FaultHandling):
         self.spent[job.trial] = self.spent.get(job.trial, 0.0) + now - sent
         try:
             seg = ray.get(ref)
-        except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
-                ray.exceptions.NodeDiedError, ray.exceptions.LocalRayletDiedError) as exc:
+        except WORKER_GONE as exc:
             return self._worker_died(job, index, start, exc)  # None: the trial was sent again
         if seg.values:
             took = (now - sent) / len(seg.values)
@@ -224,11 +222,11 @@ class RayBackend(FaultHandling):
                 slot.queue.append(job)
                 return False
             # Move the state: saved and dropped on its old worker, restored on another.
-            job.restored = ray.get(slot.actor.take.remote(trial))
-            slot.paused.pop(trial, None)
-            del self.home[trial]
             if job.start is None:
                 job.start = self.epoch[trial]
+            job.restored = self._take(home, trial, job.start)
+            slot.paused.pop(trial, None)
+            del self.home[trial]
             self.migrations += 1
             moved = True
         else:
@@ -330,10 +328,12 @@ class RayBackend(FaultHandling):
 
     def _spill(self, trial: int, index: int) -> None:
         slot = self.slots[index]
-        self.store.save(trial, ray.get(slot.actor.take.remote(trial)))  # pickled bytes
+        state = self._take(index, trial, None)  # pickled bytes
         slot.paused.pop(trial, None)
         del self.home[trial]
-        self.spilled_trials.add(trial)
+        if state is not None:
+            self.store.save(trial, state)
+            self.spilled_trials.add(trial)
 
     # --- the end ----------------------------------------------------------------
     def fetch_model(self, trial: int) -> Any:

@@ -5,7 +5,9 @@ workers, disconnect. No module of halving outside ``halving/backends/`` imports 
 local one that listens on the loopback interface only (nothing on this machine's other
 interfaces) and shuts it down at the end. ``connect("auto")``, ``connect("host:port")``
 or ``connect("ray://host:port")`` joins a running cluster, fails fast with one clear line
-when nothing answers there, and disconnects at the end, leaving the cluster running.
+when nothing answers there, the cluster refuses this process's token or runs another Ray
+version (within ``CONNECT_SECONDS`` whatever else goes wrong), and disconnects at the end,
+leaving the cluster running.
 
 ``connect(..., keep=True)`` (the scikit-learn search, whose ``fit`` runs many times in one
 process, e.g. under ``cross_val_score``) does not let go of a Ray it starts or joins: later
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
 import socket
 import threading
 from dataclasses import dataclass
@@ -34,6 +37,7 @@ __all__ = ["ClusterError", "Capacity", "SharedRef", "capacity", "connect", "ship
 # How long joining a cluster may take before it is called unreachable.
 CONNECT_SECONDS = 30.0
 LOOPBACK = "127.0.0.1"
+_CLUSTERS_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 class ClusterError(UserError):
@@ -112,8 +116,35 @@ def _shutdown_kept() -> None:
 
 def start_local(**kwargs: Any) -> None:
     """A local Ray on loopback only; ``kwargs`` go to ``ray.init`` (``num_cpus``, ...)."""
-    ray.init(address="local", include_dashboard=False, configure_logging=False,
-             _node_ip_address=LOOPBACK, **kwargs)
+    with _loopback_node():
+        ray.init(address="local", include_dashboard=False, configure_logging=False,
+                 _node_ip_address=LOOPBACK, **kwargs)
+
+
+@contextlib.contextmanager
+def _loopback_node() -> Iterator[None]:
+    """While Ray starts, make it take 127.0.0.1 as this node's address.
+
+    ``ray.init`` replaces a loopback ``_node_ip_address`` with this machine's routable
+    address (``services.resolve_ip_for_localhost``), unless Ray clusters are disabled, as on
+    macOS and Windows (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read once, when ray is
+    imported). Ray's C++ servers listen on every interface unless the node's address is
+    loopback, so without this they are reachable from the network. The variable is also set
+    for the processes Ray starts meanwhile (they inherit it), and both are put back after.
+    """
+    from ray._private import ray_constants
+
+    before = ray_constants.ENABLE_RAY_CLUSTER, os.environ.get(_CLUSTERS_ENV)
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    os.environ[_CLUSTERS_ENV] = "0"
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before[0]
+        if before[1] is None:
+            os.environ.pop(_CLUSTERS_ENV, None)
+        else:
+            os.environ[_CLUSTERS_ENV] = before[1]
 
 
 def join(address: str) -> None:
@@ -125,6 +156,7 @@ def join(address: str) -> None:
 
     def attempt() -> None:
         try:
+            _check_gcs(address)
             ray.init(address=address, include_dashboard=False, configure_logging=False)
             outcome["error"] = None
         except BaseException as exc:  # noqa: BLE001 - reported to the caller's thread below
@@ -137,10 +169,47 @@ def join(address: str) -> None:
     if thread.is_alive():
         raise ClusterError(f"could not join the Ray cluster at {address} within {CONNECT_SECONDS:.0f} s "
                            "(is it running, and is this Ray's version and token the cluster's?)")
-    if outcome["error"] is not None:
-        exc = outcome["error"]
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ClusterError(f"could not join the Ray cluster at {address}: {first}") from None
+    exc = outcome["error"]
+    if isinstance(exc, ClusterError):
+        raise exc
+    if exc is not None:
+        raise ClusterError(f"could not join the Ray cluster at {address}: {_root_cause(exc)}") from None
+
+
+def _check_gcs(address: str) -> None:
+    """Ask the cluster's GCS once for its id and Ray version: ``ray.init`` retries a refused
+    token for 20 s and then names neither the token nor the version."""
+    if address.startswith("ray://"):
+        return  # a Ray Client server is not a GCS: ray.init reports its refusals
+    if address == "auto":
+        try:  # the cluster this machine belongs to, as ray.init would find it
+            address = ray._private.services.canonicalize_bootstrap_address(address)
+        except Exception:  # noqa: BLE001 - none found: ray.init says so
+            return
+        if address is None:
+            return
+    from ray._common.usage import usage_lib
+    from ray._raylet import GcsClient
+    from ray.exceptions import AuthenticationError
+
+    try:
+        client = GcsClient(address=address)
+    except AuthenticationError:
+        raise ClusterError(f"the Ray cluster at {address} refused this process's authentication token; "
+                           "give it the cluster's token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or "
+                           "~/.ray/auth_token)") from None
+    theirs = (usage_lib.get_cluster_metadata(client) or {}).get("ray_version")
+    if theirs and theirs != ray.__version__:
+        raise ClusterError(f"the Ray cluster at {address} runs Ray {theirs} and this process Ray "
+                           f"{ray.__version__}; install ray=={theirs} here (or join a cluster of this version)")
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The first line of the innermost cause: ray.init wraps the real one in 'Failed to connect'."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_listening(address: str) -> None:

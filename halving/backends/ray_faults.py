@@ -13,10 +13,15 @@ from ..errors import UserError
 from .protocol import Restarted, Segment, Start
 from .ray_cluster import capacity
 
-__all__ = ["FaultHandling", "NoCapacityError", "NODE_POLL_SECONDS"]
+__all__ = ["FaultHandling", "NoCapacityError", "NODE_POLL_SECONDS", "WORKER_GONE"]
 
 # How often a waiting backend asks Ray which nodes are alive.
 NODE_POLL_SECONDS = 5.0
+
+
+# What a call raises when its worker process, or that worker's node, is gone.
+WORKER_GONE = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
+               ray.exceptions.LocalRayletDiedError)
 
 
 class NoCapacityError(UserError):
@@ -26,36 +31,62 @@ class NoCapacityError(UserError):
 class FaultHandling:
     """Mixed into ``RayBackend``: its timeouts, dead workers and dead nodes."""
 
+    _nodes_seen_at = 0.0  # time.monotonic() of the last look at the live nodes
+
     def _poll_seconds(self) -> float:
         deadline = self._next_deadline()
         return NODE_POLL_SECONDS if deadline is None else min(deadline, NODE_POLL_SECONDS)
 
     def _lost_nodes(self) -> list[Segment]:
-        """Treat every call on a node Ray no longer reports alive as a dead worker's."""
+        """At most every ``NODE_POLL_SECONDS``: treat every call on a node Ray no longer reports
+        alive as a dead worker's, and recount the CPUs of the nodes that are."""
+        now = time.monotonic()
+        if now - self._nodes_seen_at < NODE_POLL_SECONDS:
+            return []
+        self._nodes_seen_at = now
         try:
-            alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+            cluster = capacity()
         except Exception:  # noqa: BLE001 - the GCS may be busy right after a node died; ask again later
             return []
-        dead = self.nodes - alive
-        self.nodes &= alive
-        if not dead:
-            return []
+        dead = self.nodes - cluster.alive
+        self.nodes = set(cluster.alive)
         out = []
-        for index in self.pool.on_nodes(dead):
+        for index in self.pool.on_nodes(dead) if dead else ():
             slot = self.slots.get(index)
             if slot is not None and not slot.calls:  # idle: its paused trials are lost with it
-                self.slots.pop(index)
-                for t in [t for t, h in self.home.items() if h == index]:
-                    del self.home[t]
-                for job in slot.queue:
-                    self._restart(job, "its node died before it ran")
+                self._drop_slot(index, "its node died before it ran")
                 continue
             for ref in list(slot.calls if slot is not None else ()):
                 job, _, start, _ = self.inflight.pop(ref)
                 seg = self._worker_died(job, index, start, ray.exceptions.NodeDiedError("its node died"))
                 if seg is not None:
                     out.append(seg)
+        self._recount(cluster.cpus)
         return out
+
+    def _recount(self, cpus: float) -> None:
+        """Concurrency shrinks with the cluster: Ray keeps a worker it cannot place pending for
+        good, and a call sent to it would never return. Workers not placed yet, beyond what the
+        live nodes hold, are ended and their work goes elsewhere."""
+        self.capacity = cpus
+        self.workers = max(1, min(self.workers, int(cpus // self.base_cpus + 1e-9)))
+        over = self.pool.cpus() - cpus
+        if over <= 1e-9:
+            return
+        for index in self.pool.unplaced():
+            if over <= 1e-9:
+                break
+            over -= self.slots[index].cpus
+            self._drop_slot(index, "its worker could not be placed on the nodes left")
+
+    def _check_capacity(self) -> None:
+        """Nothing runs and nothing can be placed: stop with the run resumable."""
+        if self.inflight or not (self.pending or any(s.queue for s in self.slots.values())):
+            return
+        where = self.store.folder.parent if self.store.folder is not None else "the run dir"
+        raise NoCapacityError(f"no worker can be placed for {len(self.active)} trials: the cluster has "
+                              f"{self.capacity:g} CPUs left and a worker needs {self.base_cpus:g}; every report "
+                              f"so far is logged, resume with `halving resume {where}` once it has room")
 
     def _training(self) -> list:
         """The calls workers are training now (each worker's oldest; the others wait behind it)."""
@@ -97,17 +128,23 @@ class FaultHandling:
 
     def _replace_slot(self, index: int) -> None:
         """End a worker (its paused trials lose their state) and start a fresh one in its place."""
+        cpus = self.slots[index].cpus
+        self._drop_slot(index, "its worker was ended")
+        self.pool.add(cpus)
+
+    def _drop_slot(self, index: int, why: str) -> None:
+        """End a worker; its paused trials lose their state, and the work sent or queued to it
+        (which it never started) is placed again."""
         slot = self.slots.pop(index)
         for t in [t for t, h in self.home.items() if h == index]:
             del self.home[t]
         for ref in slot.calls:  # sent, waiting behind the ended call: never started
             job, _, start, _ = self.inflight.pop(ref)
             job.start = start
-            self._restart(job, "its worker was ended")
+            self._restart(job, why)
         for job in slot.queue:
-            self._restart(job, "its worker was ended")
+            self._restart(job, why)
         ray.kill(slot.actor)
-        self.pool.add(slot.cpus)
 
     def _worker_died(self, job: Any, index: int, start: int, exc: Exception) -> Segment | None:
         """A worker process (or its node) died: replace it where the cluster still has room;
@@ -119,12 +156,12 @@ class FaultHandling:
             del self.home[t]
         queued = list(slot.queue) if slot is not None else []
         try:
-            self.capacity = capacity().cpus or self.capacity
+            # Right after a node dies Ray may still count it: a replacement made on that count is
+            # ended by _recount once the node is known dead.
+            self._recount(capacity().cpus)
         except Exception:  # noqa: BLE001 - the GCS may be busy right after a node died
             pass
-        # Concurrency shrinks with the cluster: never ask Ray for workers it cannot place.
-        self.workers = max(1, min(self.workers, int(self.capacity // self.base_cpus + 1e-9)))
-        used = sum(s.cpus for s in self.slots.values())
+        used = self.pool.cpus()
         if slot is not None and len(self.slots) < self.workers and used + slot.cpus <= self.capacity + 1e-9:
             self.pool.add(slot.cpus)
         for other in queued:  # work that waited for the dead worker goes elsewhere
@@ -138,6 +175,22 @@ class FaultHandling:
         job.start = start
         self._restart(job, f"its worker process died ({type(exc).__name__})")
         return None
+
+    def _take(self, index: int, trial: int, start: int | None) -> Any:
+        """A paused trial's saved state, from the worker holding it. If that worker (or its node)
+        died, the state is lost: a trial moving to train from ``start`` gets its checkpoint on disk
+        or None (retrain from scratch), and the log says so; with ``start=None`` (a spill) None, and
+        the restart is logged when the trial is next submitted. The worker's own calls fail, or
+        its node is found dead, and are handled then."""
+        try:
+            return ray.get(self.slots[index].actor.take.remote(trial))
+        except WORKER_GONE as exc:
+            if start is None:
+                return None
+            restored = self.store.take(trial) if start > 0 else None
+            how = Start.CHECKPOINT if restored is not None else Start.SCRATCH
+            self.restarts.append(Restarted(trial, start, how, f"its worker died ({type(exc).__name__})"))
+            return restored
 
     def _restart(self, job: Any, why: str) -> None:
         trial = job.trial

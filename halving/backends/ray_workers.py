@@ -76,6 +76,10 @@ class WorkerPool:
                     out.append(index)
         return out
 
+    def unplaced(self) -> list[int]:
+        """Slots whose worker has not answered its bind call yet (Ray may not have placed it), newest first."""
+        return [i for i in sorted(self.slots, reverse=True) if not ray.wait([self.slots[i].bound], timeout=0)[0]]
+
     def end(self, index: int) -> Slot:
         """Kill a worker and forget its slot."""
         slot = self.slots.pop(index)

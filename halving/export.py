@@ -147,7 +147,8 @@ def decisions_table(events: pa.Table) -> pa.Table:
         "until": rows.column("until").combine_chunks(),
     }
     for field, type_ in _REASON_TYPES.items():
-        columns[field] = pa.array([r.get(field) for r in reasons], type_)
+        # An empty detail is no detail: null, which CSV readers read back as they read Parquet.
+        columns[field] = pa.array([r.get(field) if r.get(field) != "" else None for r in reasons], type_)
     return pa.table(columns)
 
 

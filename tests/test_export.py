@@ -70,18 +70,33 @@ def _export(run_dir: Path, out: Path, fmt: str = "parquet") -> dict[str, pd.Data
     return {name: read(out / f"{name}.{fmt}") for name in TABLES}
 
 
-def test_the_three_files_open_in_pandas_pyarrow_dataset_duckdb_and_polars(run, tmp_path):
+def test_the_three_files_open_in_pandas_and_pyarrow_dataset(run, tmp_path):
     run_dir, _ = run
     frames = _export(run_dir, tmp_path / "out")
     for name in TABLES:
-        path = tmp_path / "out" / f"{name}.parquet"
-        assert ds.dataset(path).to_table().num_rows == len(frames[name]) > 0
+        assert ds.dataset(tmp_path / "out" / f"{name}.parquet").to_table().num_rows == len(frames[name]) > 0
+    # The folder as one dataset per table, as a data tool globs it.
+    assert ds.dataset(tmp_path / "out", format="parquet").schema is not None
+
+
+def test_duckdb_queries_the_files_by_name(run, tmp_path):
     duckdb = pytest.importorskip("duckdb")
+    run_dir, _ = run
+    _export(run_dir, tmp_path / "out")
     best = duckdb.sql(f"SELECT trial, max(acc) AS best FROM '{tmp_path / 'out' / 'reports.parquet'}' "
                       "WHERE epoch = 9 GROUP BY trial ORDER BY best DESC LIMIT 1").fetchall()
     assert best[0][0] == halving.load(run_dir).best_trial
+    failed = duckdb.sql(f"SELECT count(*) FROM '{tmp_path / 'out' / 'trials.parquet'}' WHERE state = 'failed' "
+                        "AND error LIKE '%bad optimiser%'").fetchall()[0][0]
+    assert failed == 3
+
+
+def test_polars_reads_the_files(run, tmp_path):
     polars = pytest.importorskip("polars")
-    assert polars.read_parquet(tmp_path / "out" / "trials.parquet").height == len(frames["trials"])
+    run_dir, result = run
+    _export(run_dir, tmp_path / "out")
+    trials = polars.read_parquet(tmp_path / "out" / "trials.parquet")
+    assert trials.height == result.n_trials and trials.schema["config.x"] == polars.Float64
 
 
 def test_reports_have_the_logs_values_one_column_per_hyperparameter_and_metric(run, tmp_path):
@@ -216,7 +231,8 @@ def test_export_a_run_being_written_then_killed_then_resumed(tmp_path):
                              "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_for_reports(proc, run_dir, 20)
-        live = _export(run_dir, tmp_path / "while-running")  # the writer goes on meanwhile
+        live = _export(run_dir, tmp_path / "while-running")
+        assert proc.poll() is None  # the writer was still writing while it was exported
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)

@@ -2,15 +2,15 @@
 ``reports``, ``trials`` and ``decisions``, written as Parquet or CSV.
 
 The event log stays an append-only Arrow IPC stream, for crash safety; these tables
-are built from it by reading only (``eventlog.read_log``, ``rundir.load_run``), so a
-finished, interrupted or still-running experiment can be exported at any time and
-its run dir is never changed.
+are built from it by reading only (``eventlog.read_log``, then the replay that
+``rundir.load_run`` makes), so a finished, interrupted or still-running experiment can
+be exported at any time and its run dir is never changed.
 
 Column names. ``trial``, ``epoch``, ``time`` (seconds since the Unix epoch) and
 ``worker`` are fixed. Each hyperparameter is ``config.<name>``. Each metric is a
 column of its own name (the ranking metric too, not ``value``); a metric whose name
-is a fixed column or starts with ``config.`` is written as ``metric.<name>`` so that
-no two columns clash. Values keep their types: numbers are numbers, strings are
+is a fixed column or starts with ``config.`` or ``metric.`` is written as
+``metric.<name>`` so that no two columns clash. Values keep their types: numbers are numbers, strings are
 strings; a column whose values mix types (or hold lists) holds their JSON text.
 
 - ``reports``: one row per report in the log, in log order, also non-finite values
@@ -41,8 +41,8 @@ from policies import Reason
 from .errors import UserError
 from .eventlog import EventKind, LogDamageWarning, iter_events, read_log
 
-__all__ = ["FORMATS", "CONFIG_PREFIX", "METRIC_PREFIX", "RunTables", "run_tables", "reports_table",
-           "write_tables", "write_reports", "default_out"]
+__all__ = ["FORMATS", "CONFIG_PREFIX", "METRIC_PREFIX", "RunTables", "run_tables", "reports_table", "trials_table",
+           "decisions_table", "metric_column", "write_tables", "write_reports", "default_out"]
 
 FORMATS = ("parquet", "csv")
 CONFIG_PREFIX = "config."
@@ -66,7 +66,8 @@ class RunTables:
 
 def metric_column(name: str) -> str:
     """The column a metric is written to: its own name unless that would clash."""
-    return METRIC_PREFIX + name if name in _FIXED or name.startswith(CONFIG_PREFIX) else name
+    clash = name in _FIXED or name.startswith((CONFIG_PREFIX, METRIC_PREFIX))
+    return METRIC_PREFIX + name if clash else name
 
 
 def _column(values: list) -> pa.Array:
@@ -92,9 +93,10 @@ def _configs(events: pa.Table) -> dict[int, dict]:
     return {t: json.loads(p) for t, p in zip(created.column("trial").to_pylist(), created.column("payload").to_pylist())}
 
 
-def _config_columns(configs: dict[int, dict], trials: list[int]) -> dict[str, pa.Array]:
-    """One ``config.<name>`` column per hyperparameter, a row per entry of ``trials``."""
-    names: dict[str, None] = {}
+def _config_columns(configs: dict[int, dict], trials: list[int], space: Any) -> dict[str, pa.Array]:
+    """One ``config.<name>`` column per hyperparameter, a row per entry of ``trials``; the
+    space's names come first, so a run with no trial yet has its columns too."""
+    names: dict[str, None] = dict.fromkeys(space.names if space is not None else ())
     for config in configs.values():
         names.update(dict.fromkeys(config))
     empty: dict = {}
@@ -109,18 +111,19 @@ def _metric_columns(metric: str, values: pa.Array, extras: list[str | None]) -> 
         if row:
             names.update(dict.fromkeys(row))
     for name in names:
-        if name != metric:  # the engine never logs the ranking metric among the others
+        if name != metric:  # the ranking metric's column is the log's value, never overwritten
             columns[metric_column(name)] = _column([row.get(name) if row else None for row in parsed])
     return columns
 
 
-def reports_table(events: pa.Table, metric: str) -> pa.Table:
-    """One row per report event of a log: trial, epoch, time, worker, ``config.*``, metrics."""
+def reports_table(events: pa.Table, spec: Any) -> pa.Table:
+    """One row per report event of a log: trial, epoch, time, worker, ``config.*``, metrics.
+    ``spec`` is the run's ``ExperimentSpec`` (its metric and space)."""
     reports = _rows(events, EventKind.REPORT)
     trials = reports.column("trial").to_pylist()
     columns: dict[str, Any] = {name: reports.column(name).combine_chunks() for name in _FIXED}
-    columns.update(_config_columns(_configs(events), trials))
-    columns.update(_metric_columns(metric, reports.column("value").combine_chunks(),
+    columns.update(_config_columns(_configs(events), trials, spec.space))
+    columns.update(_metric_columns(spec.metric, reports.column("value").combine_chunks(),
                                    reports.column("metrics").to_pylist()))
     return pa.table(columns)
 
@@ -174,7 +177,7 @@ def trials_table(reports: pa.Table, spec: Any, result: Any) -> pa.Table:
     curves = _curves(reports, spec.metric)
     last: dict[int, Any] = {d.trial: d for d in result.decisions}
     columns: dict[str, Any] = {"trial": pa.array(trials, pa.int64())}
-    columns.update(_config_columns(result.configs, trials))
+    columns.update(_config_columns(result.configs, trials, spec.space))
     reason: list[Reason | None] = [last[t].reason if t in last else None for t in trials]
     columns.update({
         "state": pa.array([result.states[t].value for t in trials], pa.string()),
@@ -237,7 +240,7 @@ def run_tables(run_dir: str | os.PathLike) -> RunTables:
     path = Path(run_dir)
     read = _read(path)
     spec, result = _replayed(read, path)
-    reports = reports_table(read.table, spec.metric)
+    reports = reports_table(read.table, spec)
     tables = RunTables(reports, trials_table(reports, spec, result), decisions_table(read.table))
     return RunTables(*(_with_metadata(t, spec, path) for _, t in tables.items()))
 
@@ -249,12 +252,12 @@ def default_out(run_dir: str | os.PathLike) -> Path:
 
 def _check_out(out: Path, run_dir: Path) -> None:
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file, not a folder")
+        raise UserError(f"the export folder {out} is a file")
     inside = Path(os.path.abspath(out)).resolve()
     run = Path(os.path.abspath(run_dir)).resolve()
     if inside == run or run in inside.parents:
-        raise UserError(f"--out {out} is inside the run dir {run_dir}: exporting only reads a run dir, "
-                        "choose a folder outside it")
+        raise UserError(f"the export folder {out} is inside the run dir {run_dir}: exporting only reads a "
+                        "run dir, so choose a folder outside it")
 
 
 def _write(table: pa.Table, dest: Path, fmt: str) -> None:
@@ -277,9 +280,9 @@ def write_tables(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     ``default_out``) as ``fmt`` ("parquet" or "csv"); returns the files written."""
     if fmt not in FORMATS:
         raise UserError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
-    tables = run_tables(run_dir)
     dest = Path(out) if out is not None else default_out(run_dir)
     _check_out(dest, Path(run_dir))
+    tables = run_tables(run_dir)
     try:
         dest.mkdir(parents=True, exist_ok=True)
         written = []
@@ -299,6 +302,6 @@ def write_reports(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
     from .rundir import spec_of_events
 
     spec = spec_of_events(read.table, path)
-    table = _with_metadata(reports_table(read.table, spec.metric), spec, path)
+    table = _with_metadata(reports_table(read.table, spec), spec, path)
     _write(table, Path(dest), "parquet")
     return Path(dest)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -21,7 +22,9 @@ from typer.testing import CliRunner
 import halving
 from halving import space
 from halving.cli import app
-from halving.eventlog import iter_events, read_events
+from halving.eventlog import EventKind, EventLog, iter_events, read_events
+from halving.experiment import ExperimentSpec
+from halving.export import reports_table
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -203,6 +206,43 @@ def test_bad_input_is_one_line_and_exit_2(run, tmp_path, args, says):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and says in lines[0] and lines[0].startswith("halving: error:"), result.output
     assert _snapshot(run_dir) == before
+
+
+def _hand_written_log(run_dir: Path) -> ExperimentSpec:
+    spec = ExperimentSpec(space={"a": space.choice([1, "two", [3]]), "lr": space.uniform(0.0, 1.0)}, metric="loss",
+                          mode="min", max_epochs=3, trials=3)
+    log = EventLog(run_dir)
+    log.experiment_started(spec.to_dict(), 0.0)
+    for trial, a in enumerate([1, "two", [3]]):
+        log.trial_created(trial, {"a": a, "lr": 0.1 * trial}, 1.0)
+        log.add(EventKind.REPORT, 2.0 + trial, trial=trial, epoch=1, value=float(trial), worker=0,
+                metrics=json.dumps({"config.a": trial, "metric.x": [trial], "n": trial}))
+    log.close()
+    return spec
+
+
+def test_mixed_types_become_json_text_and_metric_names_never_clash(tmp_path):
+    spec = _hand_written_log(tmp_path / "run")
+    reports = reports_table(read_events(tmp_path / "run"), spec)
+    assert reports.column_names == ["trial", "epoch", "time", "worker", "config.a", "config.lr", "loss",
+                                    "metric.config.a", "metric.metric.x", "n"]
+    assert reports.column("config.a").to_pylist() == ["1", '"two"', "[3]"]  # one type per column: JSON text
+    assert reports.column("config.lr").type == pa.float64() and reports.column("n").type == pa.int64()
+    assert reports.column("metric.metric.x").to_pylist() == ["[0]", "[1]", "[2]"]
+
+
+def test_a_run_with_no_trial_yet_exports_empty_tables_with_their_columns(tmp_path):
+    spec = ExperimentSpec(space={"lr": space.uniform(0.0, 1.0)}, metric="loss", mode="min", max_epochs=3, trials=3)
+    log = EventLog(tmp_path / "run")
+    log.experiment_started(spec.to_dict(), 0.0)
+    log.flush()  # still open: a run that has just started
+    try:
+        frames = _export(tmp_path / "run", tmp_path / "out", fmt="csv")
+    finally:
+        log.close()
+    assert list(frames["reports"].columns) == ["trial", "epoch", "time", "worker", "config.lr", "loss"]
+    assert len(frames["reports"]) == len(frames["trials"]) == len(frames["decisions"]) == 0
+    assert {"state", "reason", "epochs", "best_loss", "error"} <= set(frames["trials"].columns)
 
 
 TARGET = str(Path(__file__).with_name("_resume_target.py")) + ":train"

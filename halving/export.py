@@ -90,7 +90,8 @@ def _rows(events: pa.Table, kind: EventKind) -> pa.Table:
 
 def _configs(events: pa.Table) -> dict[int, dict]:
     created = _rows(events, EventKind.TRIAL_CREATED)
-    return {t: json.loads(p) for t, p in zip(created.column("trial").to_pylist(), created.column("payload").to_pylist())}
+    trials, payloads = created.column("trial").to_pylist(), created.column("payload").to_pylist()
+    return {t: json.loads(p) for t, p in zip(trials, payloads)}
 
 
 def _config_columns(configs: dict[int, dict], trials: list[int], space: Any) -> dict[str, pa.Array]:

@@ -190,6 +190,8 @@ def test_export_reads_only_and_defaults_to_a_folder_in_the_current_directory(run
     assert result.output.split() == [f"run-export/{name}.parquet" for name in TABLES]
     assert all((tmp_path / "run-export" / f"{name}.parquet").is_file() for name in TABLES)
     assert _snapshot(run_dir) == before
+    help_text = " ".join(runner.invoke(app, ["export", "--help"]).output.split())
+    assert "RUN_DIR_NAME-export in the current directory" in help_text
 
 
 @pytest.mark.parametrize("args, says", [

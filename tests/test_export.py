@@ -248,7 +248,8 @@ def test_a_run_with_no_trial_yet_exports_empty_tables_with_their_columns(tmp_pat
 
 
 TARGET = str(Path(__file__).with_name("_resume_target.py")) + ":train"
-ARGS = ["--policy", "sha", "--trials", "27", "--max-epochs", "9", "--workers", "2", "--seed", "5",
+# 243 epochs of 0.04 s on 2 workers: the writer is still at work while the test exports it.
+ARGS = ["--policy", "sha", "--trials", "81", "--max-epochs", "27", "--workers", "2", "--seed", "5",
         "--metric", "acc", "--mode", "max"]
 
 

@@ -255,8 +255,9 @@ def _new_run_dir(label: str) -> Path:
 
 
 def _write_results(run_path: Path, result: Result) -> None:
-    import pyarrow.parquet as pq
+    """``results.parquet``: the export's reports table, one column per hyperparameter and per
+    metric, built from the closed log (not from ``result``) so that every session's reports
+    keep the worker and values the log holds."""
+    from .export import write_reports
 
-    tmp = run_path / "results.parquet.tmp"
-    pq.write_table(result.table(), tmp)
-    os.replace(tmp, run_path / "results.parquet")
+    write_reports(run_path, run_path / "results.parquet")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from . import experiments, inspect, simulate
+from . import experiments, export, inspect, simulate
 from .common import state
 
 app = typer.Typer(
@@ -15,7 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: flags show no "<bool>" as if they took a value
 )
-for group in (experiments, inspect, simulate):
+for group in (experiments, inspect, simulate, export):
     app.add_typer(group.app)
 
 

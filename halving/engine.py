@@ -26,7 +26,10 @@ __all__ = ["Engine", "NullRecorder", "Recorder", "TrialRecord"]
 
 
 class Recorder(Protocol):
-    """Where the engine writes what happens, before acting on it (the event log)."""
+    """Where the engine writes what happens, before acting on it (the event log).
+
+    ``assigned`` and ``decisions`` return only once they, and every event recorded
+    before them, are on disk: the engine acts right after either."""
 
     def trial_created(self, trial: int, config: dict, time: float) -> None: ...
 
@@ -101,11 +104,10 @@ class Engine:
         self.on_progress = on_progress
         self.direction = P.Direction(spec.mode)
         self.budget, self.timeout = spec.budget, spec.timeout
-        levels = getattr(policy, "levels", None)
-        self.rung_of_epoch: Callable[[int], int] = (
-            (lambda epoch: bisect.bisect_right(levels, epoch)) if levels else (lambda epoch: 0))
+        levels = getattr(policy, "levels", None) or ()
+        # The rung a trial trains toward from each epoch, looked up (not searched) per assignment.
+        self.rung_at = [bisect.bisect_right(levels, e) for e in range(spec.max_epochs + 1)]
         self.trials: dict[int, TrialRecord] = {}
-        self.running: set[int] = set()  # trials holding a grant
         self.decisions: list[Decision] = []
         self.promotions: list[Decision] = []  # paused trials the policy resumed, with its reason
         self.reports = ReportTable(spec.metric)
@@ -117,7 +119,8 @@ class Engine:
         self.t0 = backend.now()
 
     # ------------------------------------------------------------------ loop
-    def run(self) -> Result:
+    def run(self) -> None:
+        """Hand out work until the policy is done; ``result()`` then says what was found."""
         self._restart_running()
         backend, handle, progress = self.backend, self._handle, self.on_progress
         while True:
@@ -136,7 +139,10 @@ class Engine:
         self._apply(self.policy.finish())
         self.finished = True
         self.rec.flush()
-        return self.result()
+
+    def running(self) -> list[int]:
+        """The trials holding a grant (a scan: read at resume, never on the loop's path)."""
+        return [t for t, r in sorted(self.trials.items()) if r.granted is not None]
 
     def halt(self, why: str) -> None:
         """Hand out no more work; running trials finish their current grant."""
@@ -170,9 +176,8 @@ class Engine:
                 record = trials[trial]
             start = record.trained
             assigned(trial, start, until, reason)
-            rec.assigned(trial, start, until, reason, now)
-            rec.flush()  # logged before the work starts
-            how = backend.submit(trial, record.config, start, until, self.rung_of_epoch(start))
+            rec.assigned(trial, start, until, reason, now)  # on disk before the work starts
+            how = backend.submit(trial, record.config, start, until, self.rung_at[start])
             if how is CHECKPOINT or how is SCRATCH:
                 self._restarted(trial, start, how)
         return None
@@ -210,7 +215,6 @@ class Engine:
         record = self.trials[trial]
         record.state = TrialState.RUNNING
         record.granted = until
-        self.running.add(trial)
         self.reserved += until - start
         if reason is not None:
             self.promotions.append(Decision(trial, start, Action.CONTINUE, reason, until))
@@ -235,7 +239,6 @@ class Engine:
             # What was granted and not trained goes back to the budget.
             self.reserved -= max(0, record.granted - record.trained)
             record.granted = None
-            self.running.discard(d.trial)
         if d.action is Action.CONTINUE:
             return
         if d.action is Action.PAUSE:
@@ -323,7 +326,7 @@ class Engine:
         self.failed(trial, message)
         retries = self.spec.max_failures
         if seg.missing is None and record.failures <= retries and self.halted is None:
-            how = self.backend.submit(trial, record.config, epoch, record.granted, self.rung_of_epoch(epoch))
+            how = self.backend.submit(trial, record.config, epoch, record.granted, self.rung_at[epoch])
             self._restarted(trial, epoch, how if how.restarted else Start.SCRATCH,
                             f"retry {record.failures} of {retries} after: {message.splitlines()[0][:200]}")
             return []
@@ -335,8 +338,7 @@ class Engine:
         if not decisions:
             return
         now = self.backend.now()
-        self.rec.decisions(decisions, now)
-        self.rec.flush()  # nothing is acted on before the record that caused it is on disk
+        self.rec.decisions(decisions, now)  # on disk before anything is acted on
         backend, trials = self.backend, self.trials
         for d in decisions:
             trial = d.trial
@@ -347,7 +349,7 @@ class Engine:
                 if until is None:
                     continue  # cut here: the STOP was applied already
                 self.assigned(trial, record.trained, until)
-                backend.extend(trial, until, self.rung_of_epoch(record.trained))
+                backend.extend(trial, until, self.rung_at[record.trained])
                 continue
             was = record.state
             self.decided(d)
@@ -395,10 +397,10 @@ class Engine:
 
     def _restart_running(self) -> None:
         """After a replay, trials that were running when the driver died train on."""
-        for trial in sorted(self.running):
+        for trial in self.running():
             record = self.trials[trial]
             start = record.trained
-            how = self.backend.submit(trial, record.config, start, record.granted, self.rung_of_epoch(start))
+            how = self.backend.submit(trial, record.config, start, record.granted, self.rung_at[start])
             if how.restarted:
                 self._restarted(trial, start, how)
 

@@ -298,6 +298,7 @@ class EventLog:
                  how: str | None = None) -> None:
         self.add(EventKind.ASSIGNED, time, trial=trial, epoch=start, until=until, reason=reason_json(reason),
                  payload=None if how is None else json_text({"how": how}))
+        self.flush()  # the work starts only once its assignment is on disk
 
     def reports(self, segment: Any, n: int) -> None:
         """Every epoch of the segment (``n`` of them reached the policy)."""
@@ -323,6 +324,7 @@ class EventLog:
         for d in decisions:
             self.add(EventKind.DECISION, time, trial=d.trial, epoch=d.epoch, action=d.action.value, until=d.until,
                      reason=reason_json(d.reason))
+        self.flush()  # nothing is acted on before the records that caused it are on disk
 
     def failed(self, trial: int, epoch: int, error: str, traceback: str | None, time: float) -> None:
         self.add(EventKind.TRIAL_FAILED, time, trial=trial, epoch=epoch,

@@ -41,7 +41,7 @@ def replay_log(engine: Engine, events: Iterable[dict], *, strict: bool = True) -
         handler(ev)
     # Reports logged for a grant that had not ended were trained but their grant is
     # still open: the reserved count is what remains of it.
-    engine.reserved = sum(engine.trials[t].granted - engine.trials[t].trained for t in engine.running)
+    engine.reserved = sum(engine.trials[t].granted - engine.trials[t].trained for t in engine.running())
     return state.stats
 
 

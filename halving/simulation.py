@@ -58,11 +58,12 @@ def simulate(
     gc.disable()
     try:
         engine.run()
+        # Built while the collector still sleeps: it would rescan every trial's record.
+        return engine.result(wall_seconds=time.perf_counter() - t0, virtual_seconds=backend.now(),
+                             backend_stats=backend.stats())
     finally:
         if collecting:
             gc.enable()
-    return engine.result(wall_seconds=time.perf_counter() - t0, virtual_seconds=backend.now(),
-                         backend_stats=backend.stats())
 
 
 def curve_matrix(result: Result) -> tuple[np.ndarray, list[int]]:

@@ -184,7 +184,7 @@ def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: P
             stats = replay_log(engine, iter_events(events))
             needed = {t for t, r in engine.trials.items() if r.state in (TrialState.PAUSED, TrialState.RUNNING)}
             stale = CheckpointStore(run_path / CHECKPOINTS, None).prune(keep=needed)
-            session.update(resumed=True, replayed=stats, running_at_crash=sorted(engine.running),
+            session.update(resumed=True, replayed=stats, running_at_crash=engine.running(),
                            stale_checkpoints_removed=stale)
         log.session_started(session, now)
         log.flush()

@@ -82,7 +82,8 @@ def test_invariants_hold_under_injected_failures(sc):
     rec = ListRecorder()
     backend = SimulatedBackend(curves, workers=sc["workers"], failures=sc["failures"])
     engine = Engine(spec, spec.policy.build(), backend, recorder=rec)
-    result = engine.run()
+    engine.run()
+    result = engine.result()
 
     # The budget is never exceeded.
     if sc["budget"] is not None:

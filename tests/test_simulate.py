@@ -237,7 +237,8 @@ def test_ended_trials_are_released(name, budget):
                           policy=PolicySpec.of(name))
     backend = RecordingBackend(curves, workers=3)
     engine = Engine(spec, spec.policy.build(), backend)
-    result = engine.run()
+    engine.run()
+    result = engine.result()
     last = {}
     for trial, keep in backend.released:
         last[trial] = keep

@@ -47,8 +47,8 @@ class NodeClass:
 
 
 def logged(run_dir: str) -> dict:
-    """What the live log holds now, read without repairing it (the writer owns its tail)."""
-    events = list(iter_events(read_events(run_dir, repair_tail=False)))
+    """What the live log holds now (reading never repairs: the writer owns its tail)."""
+    events = list(iter_events(read_events(run_dir)))
     reports = [(e["trial"], e["epoch"]) for e in events if e["kind"] == "report"]
     return {"reports": reports, "restarts": sum(e["kind"] == "restarted" for e in events),
             "finished": any(e["kind"] == "experiment_finished" for e in events)}
@@ -89,7 +89,7 @@ def survive(out_dir: str) -> dict:
     try:
         run_dir, state = f"{out_dir}/survive", {}
         threading.Thread(target=kill_after, args=(run_dir, second, 15, state), daemon=True).start()
-        result = halving.tune(NodeClass, SPACE, metric="acc", policy="sha", max_epochs=9, trials=27, workers=4,
+        result = halving.tune(NodeClass, SPACE, metric="acc", mode="max", policy="sha", max_epochs=9, trials=27, workers=4,
                               run_dir=run_dir)
         report = compare(state["before"], logged(run_dir))
         t = result.table()
@@ -112,7 +112,7 @@ def no_capacity(out_dir: str) -> dict:
     try:
         run_dir, state = f"{out_dir}/nocap", {}
         cli = [sys.executable, "-m", "halving.cli"]
-        run = subprocess.Popen(cli + ["run", str(HERE / "_slow_target.py") + ":train", "--metric", "val_acc",
+        run = subprocess.Popen(cli + ["run", str(HERE / "_slow_target.py") + ":train", "--metric", "val_acc", "--mode", "max",
                                       "--trials", "9", "--max-epochs", "9", "--policy", "sha", "--quiet",
                                       "--address", cluster.address, "--run-dir", run_dir],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).parent
 TARGET = str(HERE / "_cli_target.py") + ":train"
-TINY = ["--metric", "val_acc", "--trials", "2", "--max-epochs", "1", "--workers", "1", "--quiet"]
+TINY = ["--metric", "val_acc", "--mode", "max", "--trials", "2", "--max-epochs", "1", "--workers", "1", "--quiet"]
 FAIL_WITHIN = 30.0  # seconds: the promise of ray_cluster.join
 
 

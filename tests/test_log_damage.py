@@ -27,17 +27,17 @@ ROWS_PER_BATCH = 4
 
 
 def _write_log(run_dir: Path, n_batches: int = N_BATCHES, close: bool = True) -> EventLog:
-    """A real log: experiment_started, then batches of a trial's creation, report, decision and removal."""
+    """A real log: experiment_started, then batches of a trial's creation, report, removal and
+    decision (``decisions`` flushes the batch, as the engine relies on)."""
     log = EventLog(run_dir)
     log.experiment_started({"metric": "acc", "mode": "max"}, 0.0)
     log.flush()
     for t in range(n_batches):
         log.trial_created(t, {"lr": 0.01 * (t + 1)}, float(t))
         log.add("report", float(t), trial=t, epoch=1, value=0.5 + t / 100, worker=t % 3)
+        log.removed(t, 1, float(t))
         log.decisions([Decision(t, 1, Action.STOP, Reason("rung-reached", rung=0, compared=t + 1, rank=t + 1))],
                       float(t))
-        log.removed(t, 1, float(t))
-        log.flush()
     if close:
         log.close()
     return log

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import halving
@@ -131,3 +133,16 @@ def test_resume_of_another_experiment_is_refused(finished_run_dir, no_ray, chang
 def test_reusing_a_run_dir_without_resume_is_refused(finished_run_dir, no_ray):
     with pytest.raises(ValueError, match="already holds an experiment; pass resume=True"):
         halving.tune(train, run_dir=finished_run_dir, **GOOD)
+
+
+def test_mode_is_required_and_the_error_names_the_metric(tmp_path, no_ray):
+    args = {k: v for k, v in GOOD.items() if k != "mode"}
+    with pytest.raises(ValueError, match="mode is required: mode='max' if a larger acc is better"):
+        halving.tune(train, run_dir=tmp_path / "run", **args)
+    from typer.testing import CliRunner
+
+    from halving.cli import app
+
+    example = Path(__file__).parents[1] / "examples" / "own_function.py"
+    out = CliRunner().invoke(app, ["run", f"{example}:train", "--metric", "loss", "--trials", "9", "--max-epochs", "3"])
+    assert out.exit_code == 2 and "--mode is required: max if a larger loss is better" in out.output

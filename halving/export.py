@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -39,7 +38,8 @@ import pyarrow.compute as pc
 from policies import Reason
 
 from .errors import UserError
-from .eventlog import EventKind, LogDamageWarning, iter_events, read_log
+from .eventlog import EventKind
+from .rundir import read_run, read_run_log, spec_of_events
 
 __all__ = ["FORMATS", "CONFIG_PREFIX", "METRIC_PREFIX", "RunTables", "run_tables", "reports_table", "trials_table",
            "decisions_table", "metric_column", "write_tables", "write_reports", "default_out"]
@@ -200,50 +200,12 @@ def _with_metadata(table: pa.Table, spec: Any, run_dir: Path) -> pa.Table:
     return table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
 
 
-class _Idle:
-    """Stands in for a backend while the log is replayed: nothing runs."""
-
-    def now(self) -> float:
-        return 0.0
-
-    def release(self, trial: int, keep: bool) -> None:
-        pass
-
-
-def _read(path: Path) -> Any:
-    """Every readable event, read once: the three tables must describe the same moment of a
-    run that is still being written. A damage is a warning, as ``show`` gives it."""
-    if not path.is_dir():
-        raise UserError(f"run dir {path} does not exist")
-    try:
-        read = read_log(path)
-    except FileNotFoundError as exc:
-        raise UserError(str(exc)) from None
-    if read.damaged:
-        warnings.warn(LogDamageWarning(read.summary()), stacklevel=3)
-    return read
-
-
-def _replayed(read: Any, path: Path) -> tuple[Any, Any]:
-    """The spec and the result those very events make, as ``rundir.load_run`` rebuilds them."""
-    from .engine import Engine
-    from .replay import replay_log
-    from .rundir import spec_of_events
-
-    spec = spec_of_events(read.table, path)
-    engine = Engine(spec, spec.policy.build(), _Idle())
-    replay_log(engine, iter_events(read.table), strict=not read.damaged)
-    return spec, engine.result()
-
-
 def run_tables(run_dir: str | os.PathLike) -> RunTables:
     """The three tables of a run dir, finished, interrupted or being written; reads only."""
-    path = Path(run_dir)
-    read = _read(path)
-    spec, result = _replayed(read, path)
-    reports = reports_table(read.table, spec)
-    tables = RunTables(reports, trials_table(reports, spec, result), decisions_table(read.table))
-    return RunTables(*(_with_metadata(t, spec, path) for _, t in tables.items()))
+    run = read_run(run_dir)
+    reports = reports_table(run.events, run.spec)
+    tables = RunTables(reports, trials_table(reports, run.spec, run.result), decisions_table(run.events))
+    return RunTables(*(_with_metadata(t, run.spec, Path(run_dir)) for _, t in tables.items()))
 
 
 def default_out(run_dir: str | os.PathLike) -> Path:
@@ -299,10 +261,8 @@ def write_tables(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
 def write_reports(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
     """The ``reports`` table of a run dir as one Parquet file (``results.parquet`` at the end of a run)."""
     path = Path(run_dir)
-    read = _read(path)
-    from .rundir import spec_of_events
-
-    spec = spec_of_events(read.table, path)
-    table = _with_metadata(reports_table(read.table, spec), spec, path)
+    events = read_run_log(path).table
+    spec = spec_of_events(events, path)
+    table = _with_metadata(reports_table(events, spec), spec, path)
     _write(table, Path(dest), "parquet")
     return Path(dest)

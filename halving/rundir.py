@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+
+import pyarrow as pa
 
 from .engine import Engine
 from .errors import UserError
@@ -18,7 +21,7 @@ from .experiment import ExperimentSpec
 from .replay import replay_log
 from .result import Result
 
-__all__ = ["read_spec", "load", "load_run", "spec_of_events", "session_seconds", "BEST_MODEL"]
+__all__ = ["read_run_log", "read_spec", "load", "load_run", "read_run", "RunRead", "spec_of_events", "session_seconds", "BEST_MODEL"]
 
 BEST_MODEL = "best_model.pkl"
 
@@ -30,11 +33,11 @@ def _existing(run_dir: str | os.PathLike) -> Path:
     return path
 
 
-def _read(path: Path) -> LogRead:
-    """Every readable event; a damage in the middle is a ``LogDamageWarning`` (the CLI
-    prints it) and never a change on disk."""
+def read_run_log(run_dir: str | os.PathLike) -> LogRead:
+    """Every readable event of a run dir; a damage in the middle is a ``LogDamageWarning``
+    (the CLI prints it) and never a change on disk."""
     try:
-        read = read_log(path)
+        read = read_log(_existing(run_dir))
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from None
     if read.damaged:
@@ -72,7 +75,7 @@ def session_seconds(events) -> float:
 
 def read_spec(run_dir: str | os.PathLike) -> ExperimentSpec:
     """The spec of a run dir, from its log's first record."""
-    return spec_of_events(_read(_existing(run_dir)).table, run_dir)
+    return spec_of_events(read_run_log(run_dir).table, run_dir)
 
 
 class _NoBackend:
@@ -85,10 +88,26 @@ class _NoBackend:
         pass
 
 
+@dataclass(frozen=True)
+class RunRead:
+    """A run dir read once: its spec, its result, and the events both were made from (the
+    tables of ``export`` describe the same moment of a run still being written)."""
+
+    spec: ExperimentSpec
+    result: Result
+    events: pa.Table
+
+
 def load_run(run_dir: str | os.PathLike) -> tuple[ExperimentSpec, Result]:
     """The spec and the result of a run from its log, finished or not (nothing is started)."""
+    run = read_run(run_dir)
+    return run.spec, run.result
+
+
+def read_run(run_dir: str | os.PathLike) -> RunRead:
+    """Every readable event of a run dir and what they make, read-only."""
     path = _existing(run_dir)
-    read = _read(path)
+    read = read_run_log(path)
     events = read.table
     spec = spec_of_events(events, path)
     engine = Engine(spec, spec.policy.build(), _NoBackend())
@@ -100,7 +119,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[ExperimentSpec, Result]:
     model = path / BEST_MODEL
     result = engine.result(run_dir=str(path), wall_seconds=session_seconds(events),
                            model_path=str(model) if engine.best_trial is not None and model.exists() else None)
-    return spec, result
+    return RunRead(spec, result, events)
 
 
 def load(run_dir: str | os.PathLike) -> Result:

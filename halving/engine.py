@@ -421,10 +421,8 @@ class Engine:
             epochs_used=self.epochs_used,
             decisions=self.decisions,
             promotions=self.promotions,
-            configs={t: r.config for t, r in trials.items()},
-            states={t: r.state for t, r in trials.items()},
+            trials=trials,
             reports=self.reports,
             stop_reason=self.halted or ("done" if self.finished else "unfinished"),
-            failures={t: r.error for t, r in trials.items() if r.error is not None},
             **extra,
         )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -102,8 +103,9 @@ class Result:
     best_config: dict | None
     epochs_used: int
     decisions: list[Decision]
-    configs: dict[int, dict]
-    states: dict[int, TrialState]
+    #: The engine's record of each trial (``config``, ``state``, ``error``, ...), by trial id;
+    #: ``configs``, ``states`` and ``failures`` are views of it, made when first read.
+    trials: Mapping[int, Any] = field(repr=False)
     reports: ReportTable = field(repr=False)
     #: Seconds the experiment ran: each session from its workers being ready to its last event,
     #: summed over resumed sessions (Ray's start and the time down after a crash excluded).
@@ -115,10 +117,24 @@ class Result:
     model_path: str | None = None
     run_dir: str | None = None
     stop_reason: str = "done"
-    failures: dict[int, str] = field(default_factory=dict)
     backend_stats: dict = field(default_factory=dict)
     #: Promotions: a paused trial resumed to train on to ``until``, with the policy's reason.
     promotions: list[Decision] = field(default_factory=list)
+
+    @functools.cached_property
+    def configs(self) -> dict[int, dict]:
+        """Each trial's configuration."""
+        return {t: r.config for t, r in self.trials.items()}
+
+    @functools.cached_property
+    def states(self) -> dict[int, TrialState]:
+        """Each trial's final (or current) state."""
+        return {t: r.state for t, r in self.trials.items()}
+
+    @functools.cached_property
+    def failures(self) -> dict[int, str]:
+        """Why each trial that ended abnormally did: its error, timeout or non-finite value."""
+        return {t: r.error for t, r in self.trials.items() if r.error is not None}
 
     @property
     def best_model(self) -> Any:

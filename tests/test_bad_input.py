@@ -146,3 +146,11 @@ def test_mode_is_required_and_the_error_names_the_metric(tmp_path, no_ray):
     example = Path(__file__).parents[1] / "examples" / "own_function.py"
     out = CliRunner().invoke(app, ["run", f"{example}:train", "--metric", "loss", "--trials", "9", "--max-epochs", "3"])
     assert out.exit_code == 2 and "--mode is required: max if a larger loss is better" in out.output
+
+
+def test_a_huge_grid_is_refused_with_its_size_at_once(tmp_path, no_ray):
+    huge = {f"d{i}": space.grid(list(range(10))) for i in range(24)}  # 10**24 points: counted, never enumerated
+    with pytest.raises(ValueError, match=r"has 1e\+24 points .* pass trials=N to sample"):
+        halving.tune(train, huge, metric="acc", mode="max", max_epochs=3, trials=None, run_dir=tmp_path / "run")
+    sampled = halving.experiment.ExperimentSpec(space=huge, metric="acc", mode="max", max_epochs=3, trials=5)
+    assert len(sampled.config_of(4)) == 24  # sampling from it is fine

@@ -154,21 +154,20 @@ def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.Pa
 def _logged_events(spec: ExperimentSpec, run_path: Path, lock: runlock.RunLock, resume: bool) -> Any:
     """The events of the experiment already logged in ``run_path`` (None: none is), checked to
     be this experiment's. Only the writer, under its lock, cuts a torn tail."""
-    if not log_files(run_path):
-        return None
-    repair_run(lock)
-    events = read_events(run_path)
-    if not events.num_rows:
-        return None  # only the header of a run stopped while it started: nothing to continue
+    events = read_events(run_path) if log_files(run_path) else None
+    if events is None or not events.num_rows:
+        return None  # no log, or only the header of a run stopped while it started: nothing to continue
     if not resume:
         raise UserError(f"{run_path} already holds an experiment; pass resume=True (CLI: halving resume "
                         f"{run_path}) to continue it, or choose another run_dir")
     spec.check_same(spec_of_events(events, run_path).to_dict(), run_path)
-    return events
+    # Refused above without a byte changed; the resuming writer alone cuts a torn tail.
+    repair_run(lock)
+    return read_events(run_path)
 
 
 def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: Path, events: Any,
-         progress: Callable | None) -> Result:
+               progress: Callable | None) -> Result:
     """Run ``policy`` on any backend with every event logged to ``run_path``; with ``events``
     (a log read back), the engine's state is first replayed from them: a resume."""
     seq = int(events.column("seq")[-1].as_py()) + 1 if events is not None and events.num_rows else 0

@@ -40,7 +40,7 @@ import time
 import halving
 
 from .adapters import Outcome, best_so_far, halving_tune, optuna_study, ray_tune, sklearn_search
-from .ray_session import start_ray, stop_ray
+from .ray_session import add_run_arguments, start_ray, stop_ray
 from .results import Target
 from .table import print_table
 from .timing import median
@@ -56,11 +56,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--workloads", default=None, help="comma-separated, of sgd,mlp,cnn,fashion (default: sgd,mlp; "
                     "with --quick: sgd)")
     ap.add_argument("--seeds", type=int, default=3, help="seeds of every workload (0..N-1)")
-    ap.add_argument("--trials", type=int, default=81)
-    ap.add_argument("--max-epochs", type=int, default=27)
-    ap.add_argument("--eta", type=int, default=3)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
+    add_run_arguments(ap, trials=81)
     ap.add_argument("--max-minutes", type=float, default=28.0,
                     help="skip a (workload, seed) block that would end later than this from the start")
     ap.add_argument("--run-timeout", type=float, default=240.0, help="Ray Tune's time_budget_s for one run")

@@ -19,7 +19,7 @@ import argparse
 from typing import Any
 
 from .adapters import halving_tune, ray_tune
-from .ray_session import start_ray, stop_ray
+from .ray_session import add_run_arguments, start_ray, stop_ray
 from .results import Target
 from .table import print_table
 from .timing import median
@@ -29,11 +29,7 @@ TARGET = 20.0
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--trials", type=int, default=729)
-    ap.add_argument("--max-epochs", type=int, default=27)
-    ap.add_argument("--eta", type=int, default=3)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
+    add_run_arguments(ap, trials=729)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ray-lean", action="store_true", help="also run Ray Tune with TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1")

@@ -3,9 +3,19 @@ paid once and kept out of every tool's wall time."""
 
 from __future__ import annotations
 
+import argparse
 import time
 
-__all__ = ["start_ray", "stop_ray"]
+__all__ = ["add_run_arguments", "start_ray", "stop_ray"]
+
+
+def add_run_arguments(ap: argparse.ArgumentParser, *, trials: int) -> None:
+    """The options every Ray benchmark shares: the experiment's size and the local Ray's CPUs."""
+    ap.add_argument("--trials", type=int, default=trials)
+    ap.add_argument("--max-epochs", type=int, default=27)
+    ap.add_argument("--eta", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
 
 
 def start_ray(num_cpus: int, *, quiet: bool = False) -> float:

@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 from .adapters import halving_tune, ray_tune
-from .ray_session import start_ray, stop_ray
+from .ray_session import add_run_arguments, start_ray, stop_ray
 from .results import Target
 from .table import print_table
 from .timing import median
@@ -36,11 +36,7 @@ TARGET = 0.95
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--trials", type=int, default=81)
-    ap.add_argument("--max-epochs", type=int, default=27)
-    ap.add_argument("--eta", type=int, default=3)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
+    add_run_arguments(ap, trials=81)
     ap.add_argument("--epoch-ms", type=float, default=50.0)
     ap.add_argument("--sleep", action="store_true", help="epochs sleep instead of spinning (not the target's measure)")
     ap.add_argument("--repeats", type=int, default=3)

@@ -28,7 +28,7 @@ import sys
 from typing import Any
 
 from .adapters import halving_tune, optuna_study, ray_tune
-from .ray_session import start_ray, stop_ray
+from .ray_session import add_run_arguments, start_ray, stop_ray
 from .results import Target
 from .table import print_table
 from .timing import median
@@ -41,11 +41,7 @@ TOOLS = ("halving", "ray_tune", "optuna")
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--workloads", default="sgd,mlp")
-    ap.add_argument("--trials", type=int, default=81)
-    ap.add_argument("--max-epochs", type=int, default=27)
-    ap.add_argument("--eta", type=int, default=3)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray")
+    add_run_arguments(ap, trials=81)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-fresh", action="store_true", help="skip halving's run with a fresh Ray start")

@@ -20,5 +20,6 @@ BENCHMARKS: dict[str, str] = {
     "compare_peers": "every halving policy against Ray Tune, Optuna and scikit-learn on the same configurations",
     "decide_speed": "decisions per second on a recorded report stream (against Ray Tune's ASHA) and a simulation",
     "scale": "halving.simulate of ASHA and Hyperband with up to 1,000,000 trials and 1,000 workers",
+    "curve_promotion": "asha-curve (curve-aware promotion) against ASHA at equal budget on generated and recorded curves",
     "sklearn_halving": "halving.sklearn.HalvingSearchCV against scikit-learn's HalvingRandomSearchCV",
 }

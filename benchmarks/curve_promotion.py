@@ -33,16 +33,18 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--recorded-trials", type=int, default=81, help="configurations of a recorded set (mlp: slow)")
     ap.add_argument("--max-epochs", type=int, default=27)
     ap.add_argument("--eta", type=int, default=3)
+    ap.add_argument("--min-epochs", default="1,3", help="first rungs to compare (comma-separated): with 1, "
+                    "the first rung has one point and ranks by value in both policies")
     ap.add_argument("--seeds", type=int, default=20, help="trial-order permutations per set")
     ap.add_argument("--workers", default="1,4,16", help="comma-separated worker counts")
     ap.add_argument("--kappas", default="1.0", help="asha-curve confidence bounds to compare (comma-separated)")
     ap.add_argument("--quick", action="store_true", help="81 trials, 4 seeds, workers 1,4, generated sets only")
 
 
-def _policies(args: argparse.Namespace) -> dict[str, dict]:
-    out = {BASE: {"eta": args.eta}}
+def _policies(args: argparse.Namespace, min_epochs: int) -> dict[str, dict]:
+    out = {BASE: {"eta": args.eta, "min_epochs": min_epochs}}
     for kappa in args.kappas.split(","):
-        out[f"asha-curve k={float(kappa):g}"] = {"eta": args.eta, "kappa": float(kappa)}
+        out[f"asha-curve k={float(kappa):g}"] = {"eta": args.eta, "min_epochs": min_epochs, "kappa": float(kappa)}
     return out
 
 
@@ -53,7 +55,8 @@ def _regret(result: halving.Result, finals: np.ndarray, sign: float) -> tuple[fl
     return best - sign * result.best_value, True
 
 
-def _one_set(name: str, args: argparse.Namespace, workers: list[int], policies: dict[str, dict]) -> dict:
+def _one_set(name: str, args: argparse.Namespace, workers: list[int], min_epochs: int) -> dict:
+    policies = _policies(args, min_epochs)
     entry = curve_sets.CURVE_SETS[name]
     n = args.recorded_trials if entry.recorded else args.trials
     curves, mode = curve_sets.make(name, n, args.max_epochs, 0)
@@ -84,7 +87,7 @@ def _one_set(name: str, args: argparse.Namespace, workers: list[int], policies: 
         mine = np.array(regrets[label])
         diff = mine - base
         rows.append({
-            "set": name, "policy": label, "trials": n, "mode": mode, "runs": len(mine),
+            "set": name, "policy": label, "min_epochs": min_epochs, "trials": n, "mode": mode, "runs": len(mine),
             "mean_regret": float(mine.mean()), "worst_regret": float(mine.max()),
             "mean_ratio_to_asha": None if base.mean() == 0 else float(mine.mean() / base.mean()),
             "worse": int((diff > 1e-12).sum()), "better": int((diff < -1e-12).sum()),
@@ -106,22 +109,22 @@ def run(args: argparse.Namespace) -> tuple[dict, list[Target]]:
     unknown = [s for s in sets if s not in curve_sets.CURVE_SETS]
     if unknown:
         raise ValueError(f"unknown curve set {unknown[0]!r}: choose from {', '.join(curve_sets.CURVE_SETS)}")
-    policies = _policies(args)
     rows, notes, skipped = [], {}, {}
     for name in sets:
-        try:
-            out = _one_set(name, args, workers, policies)
-        except ImportError as exc:  # a recorded set whose workload's packages are missing
-            skipped[name] = str(exc)
-            print(f"{name}: skipped ({exc})", flush=True)
-            continue
-        rows.extend(out["rows"])
-        notes[name] = out["note"]
-        print(f"{name}: done", flush=True)
+        for min_epochs in [int(m) for m in str(args.min_epochs).split(",")]:
+            try:
+                out = _one_set(name, args, workers, min_epochs)
+            except ImportError as exc:  # a recorded set whose workload's packages are missing
+                skipped[name] = str(exc)
+                print(f"{name}: skipped ({exc})", flush=True)
+                break
+            rows.extend(out["rows"])
+            notes[name] = out["note"]
+            print(f"{name} min_epochs={min_epochs}: done", flush=True)
     print_table(f"regret at ASHA's budget, R={args.max_epochs}, eta={args.eta}, {args.seeds} permutations x "
                 f"workers {args.workers}",
-                ["set", "policy", "mean regret", "worst", "mean/ASHA", "worse", "better", "worst diff (spread)"],
-                [[r["set"], r["policy"], f"{r['mean_regret']:.4g}", f"{r['worst_regret']:.4g}",
+                ["set", "r", "policy", "mean regret", "worst", "mean/ASHA", "worse", "better", "worst diff (spread)"],
+                [[r["set"], r["min_epochs"], r["policy"], f"{r['mean_regret']:.4g}", f"{r['worst_regret']:.4g}",
                   "-" if r["mean_ratio_to_asha"] is None else f"{r['mean_ratio_to_asha']:.3g}", r["worse"],
                   r["better"], f"{r['worst_diff_in_spread']:.3g}"] for r in rows])
     curve_rows = [r for r in rows if r["policy"] != BASE]

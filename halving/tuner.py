@@ -140,7 +140,9 @@ def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.Pa
         from .backends.ray_backend import RayBackend
         from .backends.ray_cluster import connect
 
-        with connect(address) as cluster:
+        # A Ray this call starts is kept for the process, its workers idle for the next tune()
+        # (ray_pool says when that is safe); a Ray the user started, or a cluster, is not.
+        with connect(address, keep=address is None) as cluster:
             workers = spec.workers or max(1, int(cluster.cpus))
             store = CheckpointStore(run_path / CHECKPOINTS, run_key(run_path, create=True))
             backend = RayBackend(trainable, spec, workers=workers, class_trainable=kind == "class",

@@ -80,8 +80,9 @@ def tune(
     (seconds) stops handing out work and finishes cleanly. Everything is
     logged to ``run_dir`` (default ``halving-runs/<time>-<policy>-<id>``);
     ``resume=True`` continues the experiment logged there. ``address=None``
-    starts a local Ray and shuts it down afterwards (an already initialised
-    Ray is used as it is); ``"auto"`` or ``"ray://..."`` joins a cluster and
+    starts a local Ray and keeps it, with its workers idle, for the next
+    ``tune()`` of the process (shut down at exit, or by ``ray.shutdown()``;
+    an already initialised Ray is used as it is); ``"auto"`` or ``"ray://..."`` joins a cluster and
     leaves it running. ``cpus_per_rung`` gives trials on higher rungs more
     CPUs, e.g. ``[1, 2, 4]``; the trainable reads its count with
     ``halving.cpus()``. A trial that raises is retried up to

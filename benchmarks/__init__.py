@@ -21,5 +21,6 @@ BENCHMARKS: dict[str, str] = {
     "decide_speed": "decisions per second on a recorded report stream (against Ray Tune's ASHA) and a simulation",
     "scale": "halving.simulate of ASHA and Hyperband with up to 1,000,000 trials and 1,000 workers",
     "sklearn_halving": "halving.sklearn.HalvingSearchCV against scikit-learn's HalvingRandomSearchCV",
+    "many_workers": "one driver and up to 32 workers on a local multi-node Ray: utilisation, driver CPU per result",
     "first_report": "seconds from launching `halving run` (or calling tune()) to the first report, against a floor",
 }

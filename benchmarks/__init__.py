@@ -22,4 +22,6 @@ BENCHMARKS: dict[str, str] = {
     "scale": "halving.simulate of ASHA and Hyperband with up to 1,000,000 trials and 1,000 workers",
     "curve_promotion": "asha-curve (curve-aware promotion) against ASHA at equal budget on generated and recorded curves",
     "sklearn_halving": "halving.sklearn.HalvingSearchCV against scikit-learn's HalvingRandomSearchCV",
+    "many_workers": "one driver and up to 32 workers on a local multi-node Ray: utilisation, driver CPU per result",
+    "first_report": "seconds from launching `halving run` (or calling tune()) to the first report, against a floor",
 }

@@ -80,8 +80,9 @@ def tune(
     (seconds) stops handing out work and finishes cleanly. Everything is
     logged to ``run_dir`` (default ``halving-runs/<time>-<policy>-<id>``);
     ``resume=True`` continues the experiment logged there. ``address=None``
-    starts a local Ray and shuts it down afterwards (an already initialised
-    Ray is used as it is); ``"auto"`` or ``"ray://..."`` joins a cluster and
+    starts a local Ray and keeps it, with its workers idle, for the next
+    ``tune()`` of the process (shut down at exit, or by ``ray.shutdown()``;
+    an already initialised Ray is used as it is); ``"auto"`` or ``"ray://..."`` joins a cluster and
     leaves it running. ``cpus_per_rung`` gives trials on higher rungs more
     CPUs, e.g. ``[1, 2, 4]``; the trainable reads its count with
     ``halving.cpus()``. A trial that raises is retried up to
@@ -140,7 +141,9 @@ def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.Pa
         from .backends.ray_backend import RayBackend
         from .backends.ray_cluster import connect
 
-        with connect(address) as cluster:
+        # A Ray this call starts is kept for the process, its workers idle for the next tune()
+        # (ray_pool says when that is safe); a Ray the user started, or a cluster, is not.
+        with connect(address, keep=address is None) as cluster:
             workers = spec.workers or max(1, int(cluster.cpus))
             store = CheckpointStore(run_path / CHECKPOINTS, run_key(run_path, create=True))
             backend = RayBackend(trainable, spec, workers=workers, class_trainable=kind == "class",

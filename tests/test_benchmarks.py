@@ -4,6 +4,7 @@ fields, the shared curve generator and report stream. No Ray here."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ from benchmarks.report_stream import record, replay_halving
 from halving.synthetic import synthetic_curves
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPECTED = {"overhead", "utilisation", "wall", "compare_peers", "decide_speed", "scale", "sklearn_halving"}
+EXPECTED = {"overhead", "utilisation", "wall", "compare_peers", "decide_speed", "scale", "sklearn_halving",
+            "first_report", "many_workers"}
 
 
 def test_help_lists_every_benchmark():
@@ -92,3 +94,24 @@ def test_outcome_best_breaks_ties_to_the_lowest_index():
     assert o.best("v", "min") == (1, {"v": 0.5})
     with pytest.raises(ValueError, match="mode"):
         o.best("v", "up")
+
+
+def test_many_workers_refuses_more_workers_than_the_cluster_has_cpus():
+    args = parser().parse_args(["many_workers", "--nodes", "2", "--node-cpus", "4", "--workers-list", "2,16"])
+    from benchmarks import many_workers
+
+    with pytest.raises(SystemExit, match="16 workers need more than 2 x 4 CPUs"):
+        many_workers.run(args)
+
+
+def test_first_report_maps_the_examples_for_its_launched_processes(monkeypatch):
+    from benchmarks import first_report
+
+    monkeypatch.setenv("PYTHONPATH", "")
+    env = first_report.examples_importable()
+    # Installed: nothing to do; a source checkout: a sitecustomize on the children's path maps it.
+    out = subprocess.run([sys.executable, "-c", "import halving.examples as e; print(sorted(e.EXAMPLES))"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ["PYTHONPATH"]])})
+    assert out.returncode == 0, (env, out.stderr)
+    assert "cnn-mnist1d" in out.stdout

@@ -68,7 +68,8 @@ def run(w: Workload, policy: str, *, trials: int, max_epochs: int, workers: int,
     finals = [(tr, dict(zip(names, vals))) for tr, ep, _, *vals in rows if ep == max_epochs]
     events = [(tm - start, tr, ep, dict(zip(names, vals))) for tr, ep, tm, *vals in rows] if keep_events else []
     return Outcome("halving", policy, wall, int(result.epochs_used), finals, events,
-                   {"engine_wall": result.wall_seconds}, table)
+                   {"engine_wall": result.wall_seconds,
+                    "round_trips": (result.backend_stats or {}).get("round_trips")}, table)
 
 
 def run_search(w: SearchWorkload, policy: str, *, seed: int, split: tuple, cv: Any, workers: int,

@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from .results import Target
@@ -93,8 +92,9 @@ def _first_report(table: Any) -> float:
 
 def _tune(example: str, launched: float, args: argparse.Namespace) -> dict:
     """A fresh process calling tune() twice: cold (Ray and workers started by it), then warm."""
-    import halving
     from halving.examples import DEFAULTS
+
+    import halving
 
     module, attr = _module_of(example)
     mod = importlib.import_module(module)
@@ -160,30 +160,15 @@ def _cli(example: str, args: argparse.Namespace) -> dict:
 
 
 def examples_importable() -> dict[str, str]:
-    """Environment for the launched processes so that ``halving.examples`` imports as an install maps
-    it (``pip install -e .`` maps examples/ to it): for a source checkout that is not installed,
-    a ``sitecustomize`` on their path adds the same mapping (in Ray's workers too)."""
+    """The bundled examples are ``halving.examples`` only once the package is installed (the
+    README's ``pip install -e .`` maps examples/ to it); a bare source checkout is refused."""
     try:
         if importlib.util.find_spec("halving.examples") is not None:
             return {}
     except ModuleNotFoundError:
         pass
-    root = Path(__file__).resolve().parent.parent
-    shim = Path(tempfile.mkdtemp(prefix="bench-examples-path-"))
-    (shim / "sitecustomize.py").write_text(
-        "import importlib.abc, importlib.util, sys\n"
-        "class _Examples(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name != 'halving.examples':\n"
-        "            return None\n"
-        f"        return importlib.util.spec_from_file_location(name, {str(root / 'examples' / '__init__.py')!r}, "
-        f"submodule_search_locations=[{str(root / 'examples')!r}])\n"
-        "sys.meta_path.append(_Examples())\n")
-    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join([*paths, str(shim)])
-    sys.path.append(str(shim))
-    importlib.import_module("sitecustomize")  # this process too: the parent names the examples' modules
-    return {"examples_mapped_by": "sitecustomize (source checkout, not installed)"}
+    raise SystemExit("first_report launches `halving run EXAMPLE`, which needs halving installed: "
+                     "run `pip install -e .` first")
 
 
 def run(args: argparse.Namespace) -> tuple[dict | None, list[Target]]:

@@ -4,7 +4,6 @@ fields, the shared curve generator and report stream. No Ray here."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,14 +103,7 @@ def test_many_workers_refuses_more_workers_than_the_cluster_has_cpus():
         many_workers.run(args)
 
 
-def test_first_report_maps_the_examples_for_its_launched_processes(monkeypatch):
+def test_first_report_finds_the_installed_examples():
     from benchmarks import first_report
 
-    monkeypatch.setenv("PYTHONPATH", "")
-    env = first_report.examples_importable()
-    # Installed: nothing to do; a source checkout: a sitecustomize on the children's path maps it.
-    out = subprocess.run([sys.executable, "-c", "import halving.examples as e; print(sorted(e.EXAMPLES))"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ["PYTHONPATH"]])})
-    assert out.returncode == 0, (env, out.stderr)
-    assert "cnn-mnist1d" in out.stdout
+    assert first_report.examples_importable() == {}  # the README's install maps examples/ to halving.examples

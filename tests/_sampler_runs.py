@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+from halving import samplers as S
 from halving import space as hs
 from halving.backends.simulated import SimulatedBackend
 from halving.eventlog import iter_events, log_files, read_events
@@ -68,3 +69,27 @@ def proposals(run_dir: Path) -> list[tuple[int, str, str | None]]:
 def session_checks(run_dir: Path) -> list[dict]:
     return [json.loads(e["payload"]).get("replayed", {}).get("sampler") for e in iter_events(read_events(run_dir))
             if e["kind"] == "session_started"]
+
+
+def train(config: dict) -> None:
+    """The same curves as a real trainable, for runs on Ray."""
+    import halving
+
+    for epoch in range(1, 100):
+        halving.report(acc=score(config, epoch))
+
+
+# What ``DriftingSampler`` adds to its proposals: a test changes it between two sessions, as a
+# changed sampler's code would.
+DRIFT = {"shift": 0.0}
+
+
+class DriftingSampler(S.TPESampler):
+    """TPE whose proposals move by ``DRIFT["shift"]``: a custom sampler by 'module:Class'."""
+
+    name = "drifting"
+
+    def propose(self, trial, running):
+        p = super().propose(trial, running)
+        config = dict(p.config, shift=p.config["shift"] + DRIFT["shift"])
+        return S.Proposal(config, p.model, p.n_obs, p.pending, p.detail)

@@ -20,5 +20,6 @@ BENCHMARKS: dict[str, str] = {
     "compare_peers": "every halving policy against Ray Tune, Optuna and scikit-learn on the same configurations",
     "decide_speed": "decisions per second on a recorded report stream (against Ray Tune's ASHA) and a simulation",
     "scale": "halving.simulate of ASHA and Hyperband with up to 1,000,000 trials and 1,000 workers",
+    "sampler_speed": "milliseconds per TPE / BOHB proposal at 10,000 observations, against Optuna's TPESampler",
     "sklearn_halving": "halving.sklearn.HalvingSearchCV against scikit-learn's HalvingRandomSearchCV",
 }

@@ -262,3 +262,19 @@ def test_the_sampler_package_imports_no_ray_pyarrow_or_typer():
                     assert name.startswith("halving.samplers") or name in allowed_halving, (path.name, name)
                 else:
                     assert top in ("numpy", "__future__", "typing", "dataclasses", "math", "numbers"), (path.name, name)
+
+
+def test_the_cli_takes_sampler_and_refuses_an_unknown_one(tmp_path):
+    from typer.testing import CliRunner
+
+    from halving.cli import app
+    from halving.cli.experiments import build_spec
+
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps(Space(SPACE).to_spec()))
+    target = str(Path(__file__).with_name("_sampler_runs.py")) + ":train"
+    spec, _ = build_spec(target, space, "asha", {}, metric="acc", mode="max", trials=8, max_epochs=3, sampler="bohb")
+    assert spec.sampler == SamplerSpec("bohb")
+    out = CliRunner().invoke(app, ["run", target, "--space", str(space), "--metric", "acc", "--mode", "max",
+                                   "--trials", "8", "--max-epochs", "3", "--sampler", "nope"])
+    assert out.exit_code == 2 and "unknown sampler 'nope'" in out.output, out.output

@@ -57,7 +57,9 @@ restarted            trial, epoch (restarted from), payload (JSON: how, why, det
 refused              trial, epoch (trained so far): the budget had no room for its grant
 moved                trial, epoch (trained so far), payload (JSON: what ("worker": to a worker
                      holding more resources; "offload": a paused trial's state left a GPU
-                     worker's device; "kept": it could not), why, and detail (worker shapes,
+                     worker's device; "kept": it could not; "spill": its idle worker was
+                     ended to make room for another shape, its state went to disk), why,
+                     and detail (worker shapes,
                      the hook used)); informational: replay and resume read past it
 interrupted          payload (JSON string: why, e.g. "KeyboardInterrupt")
 experiment_finished  payload (JSON summary)

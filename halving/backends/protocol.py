@@ -99,7 +99,8 @@ class Restarted:
 class Moved:
     """The backend moved a trial's state on its own, to honour its request or to free a
     device: ``what`` is ``"worker"`` (to a worker holding more resources) or ``"offload"``
-    (a paused trial's state left a GPU worker's device) or ``"kept"`` (it could not leave);
+    (a paused trial's state left a GPU worker's device), ``"kept"`` (it could not leave) or
+    ``"spill"`` (its idle worker was ended to make room for another shape: state to disk);
     ``detail`` is JSON-ready (from/to worker shapes, the hook used, ...)."""
 
     trial: int

@@ -300,7 +300,8 @@ class RayBackend(FaultHandling):
                         key=lambda i: len(self.slots[i].paused)):
             if room:
                 break
-            if self._retire(i):
+            if self._retire(i, f"its worker {i} ({self.slots[i].shape.describe()}) was ended to make room "
+                               f"for one holding {shape.describe()}"):
                 room = self._fits(shape)
         if room and self.pool.training() < self.workers:
             return self.pool.add(shape)
@@ -340,12 +341,13 @@ class RayBackend(FaultHandling):
             left += max(0.0, sent + need - now) if n == 0 else need
         return left
 
-    def _retire(self, index: int) -> bool:
+    def _retire(self, index: int, why: str) -> bool:
         """Spill every paused trial of an idle worker, then end it; False if one cannot move."""
         slot = self.slots[index]
         if any(not self._movable(t, index) for t in slot.paused):
             return False
         for trial in list(slot.paused):
+            self.moves.append(Moved(trial, self.epoch.get(trial, 0), "spill", why, {"worker": index}))
             self._spill(trial, index)
         self.pool.end(index)
         return True

@@ -143,8 +143,8 @@ class TrialWorker:
             hook = runner.offload()
             if hook is None and runner.can_save():
                 state = runner.save()
+                self.drop(trial)  # its thread ends (a function) or its object goes: the device memory with it
                 self.offloaded[trial] = (runner.config, state)
-                self.drop(trial)
                 hook = "checkpoint=" if "checkpoint" in state else "save()"
         except Exception as exc:  # noqa: BLE001 - a hook that raises leaves the trial as it was
             return {"what": "kept", "why": f"moving it off the device raised {type(exc).__name__}: {exc}",

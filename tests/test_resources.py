@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -204,3 +205,59 @@ def test_resources_round_trip_and_may_change_on_resume():
     assert data["gpus"] == [0.5, 1] and data["resources"] == {"accel": [0, 1]}
     assert ExperimentSpec.from_dict(data) == spec
     _spec().check_same(data, "here")  # not identity fields: a resume may ask for other resources
+
+
+# --- the command line -----------------------------------------------------------------
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from halving.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+CLI_TARGET = str(Path(__file__).with_name("_cli_target.py")) + ":train"
+CLI_SMALL = ["--metric", "val_acc", "--mode", "max", "--trials", "3", "--max-epochs", "3", "--policy", "sha",
+             "--workers", "2", "--quiet"]
+
+
+def test_the_cli_takes_cpus_gpus_and_resources(tmp_path):
+    out = _cli("run", CLI_TARGET, *CLI_SMALL, "--cpus", "1", "--gpus", "0,1", "--resource", "accel=0.5",
+               "--run-dir", tmp_path / "run")
+    assert out.exit_code == 0, out.output
+    spec = json.loads((tmp_path / "run" / "spec.json").read_text())
+    assert (spec["cpus"], spec["gpus"], spec["resources"]) == (1, [0, 1], {"accel": 0.5})
+    # The promoted trial (a function without checkpoints) started again on a GPU worker, and the log says why.
+    restarts = [json.loads(e["payload"]) for e in iter_events(read_events(tmp_path / "run"))
+                if e["kind"] == "restarted"]
+    assert restarts and all("1 GPU" in r["why"] for r in restarts)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--gpus", "one"], "--gpus takes a number or a comma-separated list"),
+    (["--resource", "accel"], "--resource takes NAME=AMOUNT"),
+    (["--gpus", "-1"], "gpus must be a finite amount >= 0"),
+    (["--gpus", "0,0,1"], "gpus=[0, 0, 1] has 3 entries, one per rung, but policy 'sha' has 2 rungs"),
+    (["--gpus", "4"], "more than any node of the cluster has"),
+])
+def test_bad_resources_on_the_cli_are_one_line_and_exit_code_2(tmp_path, args, message):
+    out = _cli("run", CLI_TARGET, *CLI_SMALL, *args, "--run-dir", tmp_path / "run")
+    assert out.exit_code == 2 and message in out.output, out.output
+    assert not list((tmp_path / "run").glob("events-*"))
+
+
+def test_halving_search_cv_takes_the_same_resources():
+    from sklearn.datasets import load_digits
+    from sklearn.linear_model import SGDClassifier
+
+    from halving.sklearn import HalvingSearchCV
+
+    X, y = load_digits(return_X_y=True)
+    search = HalvingSearchCV(SGDClassifier(random_state=0), {"alpha": [1e-4, 1e-3, 1e-2]}, n_candidates=3,
+                             max_epochs=3, policy="sha", workers=2, refit=False, random_state=0,
+                             gpus=[0, 1], resources={"accel": 1})
+    search.fit(X[:300], y[:300])
+    assert search.result_.n_failed == 0 and search.result_.backend_stats["resized"] >= 1
+    with pytest.raises(SpecError, match="gpus must be a finite amount"):
+        HalvingSearchCV(SGDClassifier(), {"alpha": [1e-4]}, n_candidates=1, max_epochs=1, gpus=-1).fit(X[:50], y[:50])

@@ -118,7 +118,7 @@ def test_paused_trials_leave_the_gpu_and_come_back(tmp_path, trainable, hook):
     back = {(tr, e): v for tr, e, v in zip(t.column("trial").to_pylist(), t.column("epoch").to_pylist(),
                                            t.column(column).to_pylist())}
     assert all(back[(tr, e)] >= 1 for tr in promoted for e in range(2, 10) if (tr, e) in back)
-    assert result.best_model is None or result.best_model  # the best model is read back (None: none reported)
+    assert halving.load(result.run_dir).best_trial == result.best_trial  # the reader reads past "moved"
 
 
 def test_a_paused_trial_that_cannot_leave_the_device_is_logged_as_kept(tmp_path):
@@ -261,3 +261,23 @@ def test_halving_search_cv_takes_the_same_resources():
     assert search.result_.n_failed == 0 and search.result_.backend_stats["resized"] >= 1
     with pytest.raises(SpecError, match="gpus must be a finite amount"):
         HalvingSearchCV(SGDClassifier(), {"alpha": [1e-4]}, n_candidates=1, max_epochs=1, gpus=-1).fit(X[:50], y[:50])
+
+
+def test_a_script_finds_its_gpus_and_cpus_in_its_environment(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import argparse, os\nimport halving\n"
+        "p = argparse.ArgumentParser(); p.add_argument('--x', type=float); a = p.parse_args()\n"
+        "for epoch in range(3):\n"
+        "    halving.report(acc=a.x * (epoch + 1), cuda=os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>'),\n"
+        "                   env_gpus=os.environ.get('HALVING_GPUS', '<unset>'), env_cpus=os.environ['HALVING_CPUS'],\n"
+        "                   gpus=','.join(halving.gpus()))\n")
+    (tmp_path / "space.json").write_text(json.dumps({"x": {"type": "uniform", "low": 0.0, "high": 1.0}}))
+    out = _cli("run", script, "--space", tmp_path / "space.json", "--metric", "acc", "--mode", "max", "--trials", "2",
+               "--max-epochs", "3", "--policy", "none", "--workers", "2", "--gpus", "1", "--quiet",
+               "--run-dir", tmp_path / "run")
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(e["metrics"]) for e in iter_events(read_events(tmp_path / "run")) if e["kind"] == "report"]
+    assert len(rows) == 6 and {r["env_cpus"] for r in rows} == {"1"}
+    assert all(r["cuda"] == r["env_gpus"] == r["gpus"] and r["gpus"] in ("0", "1") for r in rows)
+    assert {r["gpus"] for r in rows} == {"0", "1"}  # two trials at once, a GPU each

@@ -728,6 +728,15 @@ class HalvingSearchCV(BaseSearchCV):
         later fits with the same address until the interpreter exits (the
         cluster keeps running). None: the Ray initialised in this process, else
         a local one kept for the process (see above).
+    cpus, gpus : number, list of numbers or None, default=None and 0
+        What each candidate's worker holds, as in ``halving.tune``: a number
+        (a fraction of a GPU shares it) or one per rung, so that candidates
+        on higher rungs get more. None CPUs: one (a share when more workers
+        than CPUs). A request no node of the cluster holds is refused before
+        any candidate trains.
+    resources : dict or None, default=None
+        Custom Ray resources per candidate, ``{"name": amount}`` (an amount
+        may be a per-rung list).
 
     Attributes
     ----------
@@ -797,6 +806,9 @@ class HalvingSearchCV(BaseSearchCV):
         budget: int | None = None,
         run_dir: Any = None,
         address: str | None = None,
+        cpus: Any = None,
+        gpus: Any = 0,
+        resources: dict | None = None,
     ) -> None:
         # No super().__init__: BaseSearchCV's would set joblib parameters this search has not.
         self.estimator = estimator
@@ -816,6 +828,9 @@ class HalvingSearchCV(BaseSearchCV):
         self.budget = budget
         self.run_dir = run_dir
         self.address = address
+        self.cpus = cpus
+        self.gpus = gpus
+        self.resources = resources
 
     def fit(self, X: Any, y: Any = None) -> HalvingSearchCV:
         """Search the candidates on ``X, y`` and (``refit``) refit the best on all of it.
@@ -933,7 +948,8 @@ class HalvingSearchCV(BaseSearchCV):
         t0 = time.perf_counter()
         result = tune(trainable, {"candidate": hspace.grid(list(range(len(spec.candidates))))}, metric="score",
                       mode="max", policy=policy, max_epochs=self.max_epochs, trials=None, budget=self.budget,
-                      workers=workers, seed=seed, run_dir=run_dir, progress=progress)
+                      workers=workers, seed=seed, run_dir=run_dir, progress=progress, cpus=self.cpus, gpus=self.gpus,
+                      resources=self.resources)
         if progress is not None:
             progress.finish(result)
         if self.error_score == "raise" and result.n_failed:

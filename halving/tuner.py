@@ -144,9 +144,12 @@ def _check_keywords(policy: Any, policy_params: dict) -> None:
     unknown = sorted(set(policy_params) - takes)
     if unknown:
         settings = [p for p in inspect.signature(tune).parameters if p not in ("trainable", "policy_params")]
+        # Another tool's name for one of ours (Ray Tune's gpus_per_trial, say) contains ours.
+        near = [s for s in settings if s in unknown[0].split("_")]
+        hint = f"; did you mean {near[0]}=?" if near else ""
         raise SpecTypeError(f"tune() got an unexpected keyword argument {unknown[0]!r}: it is neither a setting of "
                             f"tune() ({', '.join(settings)}) nor a parameter of policy {policy!r} "
-                            f"({', '.join(sorted(takes)) or 'none'})")
+                            f"({', '.join(sorted(takes)) or 'none'}){hint}")
 
 
 def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.PathLike | None, resume: bool,

@@ -2,7 +2,8 @@
 
 scikit-learn's ``HalvingRandomSearchCV`` refits every surviving candidate from
 scratch at each rung, synchronously. ``HalvingSearchCV`` draws its candidates
-the same way (``ParameterSampler``: lists and scipy.stats distributions), then
+the same way (``ParameterSampler``: lists and scipy.stats distributions), or
+lets a model sampler (``sampler="tpe"``...) propose them as results come in, then
 trains them as halving trials on Ray: each candidate's estimator is trained one
 epoch at a time and *continues* across rungs (a promoted candidate resumes from
 the state it paused in), under any halving policy (ASHA by default).

@@ -18,6 +18,7 @@ from halving.errors import SpecError, SpecTypeError
 from halving.samplers import TPESampler
 from halving.sklearn import HalvingSearchCV
 from halving.sklearn_space import ParamSpace
+
 from ._sampler_runs import proposals
 
 PENALTIES = ["l2", "l1", None]

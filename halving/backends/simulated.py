@@ -1,17 +1,116 @@
-"""A backend that trains nothing: trials are rows of a learning-curve table,
-time is virtual (a heap of finish times, ties broken by submission order)."""
+"""A backend that trains nothing: a trial's values come from a learning-curve table
+(trials are its rows) or from a function of the trial's config, asked lazily; time is
+virtual (a heap of finish times, ties broken by submission order)."""
 
 from __future__ import annotations
 
 import heapq
-from typing import Callable
+import inspect
+import numbers
+from typing import Any, Callable
 
 import numpy as np
 
 from .. import checks
+from ..errors import SpecError, SpecTypeError
 from .protocol import Segment, Start
 
-__all__ = ["SimulatedBackend", "Ramp"]
+__all__ = ["SimulatedBackend", "Ramp", "CurveFunction"]
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_FORMS = "curve_fn(config) returning max_epochs values, or curve_fn(config, epoch) returning one"
+
+
+def takes_epoch(fn: Any) -> bool:
+    """Whether ``fn`` is ``curve_fn(config, epoch)`` (True) or ``curve_fn(config)`` (False),
+    from its signature; anything else, or a signature that could be either, is a TypeError."""
+    if not callable(fn):
+        raise SpecTypeError(f"curve_fn must be a function, {_FORMS}; but got {fn!r}")
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        raise SpecTypeError(f"cannot read the signature of curve_fn={fn!r}: wrap it in a function, "
+                            f"{_FORMS}") from None
+    params = list(sig.parameters.values())
+    required = [p for p in params if p.kind in _POSITIONAL and p.default is p.empty]
+    optional = [p for p in params if p.kind in _POSITIONAL and p.default is not p.empty]
+    star = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+    keyword = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is p.empty]
+    if not keyword and len(required) == 2:
+        return True
+    if not keyword and len(required) == 1 and not optional and not star:
+        return False
+    # One required argument and an optional second (or *args) could mean either form: it is
+    # refused, not guessed, since a wrong guess reads a curve as one value or a value as a curve.
+    if keyword:
+        why = f"it has required keyword-only arguments {keyword}"
+    elif len(required) <= 1 and (optional or star):
+        why = "it could be called either way: make the form plain, e.g. lambda config, epoch: ..."
+    else:
+        why = f"it takes {len(required)} required positional arguments"
+    raise SpecTypeError(f"curve_fn{sig} must be {_FORMS}; {why}")
+
+
+class CurveFunction:
+    """A user's ``curve_fn`` asked for each trial's values from its config, only for
+    the epochs the trial trains: a stopped trial's later epochs are never asked for.
+
+    ``curve_fn(config, epoch)`` (``epoch`` from 1 to ``max_epochs``) returns the metric
+    after that epoch; ``curve_fn(config)`` returns the whole curve, ``max_epochs``
+    values, asked once per trial and held until the trial leaves for good. A value may
+    be NaN or infinite: the engine ends the trial there, as it does on real workers.
+    """
+
+    def __init__(self, fn: Callable[..., Any], max_epochs: int) -> None:
+        self.per_epoch = takes_epoch(fn)
+        self.fn = fn
+        self.max_epochs = max_epochs
+        self.calls = 0  # calls of curve_fn: what early stopping saved is visible in stats()
+        self._held: dict[int, list[float]] = {}  # trial -> its whole curve (curve_fn(config) only)
+
+    def values(self, trial: int, config: dict, start: int, until: int) -> list[float]:
+        """The metric after epochs ``start+1 .. until`` of the trial with ``config``."""
+        if self.per_epoch:
+            fn = self.fn
+            self.calls += until - start
+            return [_one(fn(config, e), config, e) for e in range(start + 1, until + 1)]
+        curve = self._held.get(trial)
+        if curve is None:
+            self.calls += 1
+            curve = self._held[trial] = _whole(self.fn(config), config, self.max_epochs)
+        return curve[start:until]
+
+    def forget(self, trial: int) -> None:
+        self._held.pop(trial, None)
+
+
+def _one(value: Any, config: dict, epoch: int) -> float:
+    if type(value) is float:  # the common case, checked first
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "fiu":
+        return float(value)
+    raise SpecTypeError(f"curve_fn(config, epoch) must return a number, but for config={config!r} at epoch "
+                        f"{epoch} it returned {value!r}")
+
+
+def _whole(value: Any, config: dict, max_epochs: int) -> list[float]:
+    try:
+        curve = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SpecTypeError(f"curve_fn(config) must return a sequence of {max_epochs} numbers, but for "
+                            f"config={config!r} it returned {_short(value)}") from None
+    if curve.shape != (max_epochs,):
+        what = f"{curve.shape[0]} values" if curve.ndim == 1 else f"{_short(value)} (shape {curve.shape})"
+        raise SpecError(f"curve_fn(config) must return max_epochs={max_epochs} values, one per epoch, but for "
+                        f"config={config!r} it returned {what}")
+    return curve.tolist()
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 class Ramp:
@@ -38,7 +137,8 @@ class Ramp:
 
 
 class SimulatedBackend:
-    """``workers`` simulated workers over ``curves`` (trials x epochs).
+    """``workers`` simulated workers over ``curves``: a table (trials x epochs), a
+    function ``(trial, epoch) -> value``, or a ``CurveFunction`` of each trial's config.
 
     ``epoch_seconds`` is the virtual cost of one epoch: a number, one number
     per trial (an array), or ``None`` for 1.0. No wall clock is read. A trial
@@ -48,7 +148,7 @@ class SimulatedBackend:
 
     def __init__(
         self,
-        curves: np.ndarray | Callable[[int, int], float],
+        curves: np.ndarray | Callable[[int, int], float] | CurveFunction,
         *,
         workers: int = 1,
         epoch_seconds: float | np.ndarray | None = None,
@@ -63,6 +163,8 @@ class SimulatedBackend:
         self._warm, self._new = Start.WARM, Start.NEW  # returned for every segment: no enum lookups
         self._cut: dict[int, int] = {}  # submission -> epochs it finishes before its timeout
         self.curves = curves
+        # A CurveFunction reads each trial's config, given at submit and kept while the trial may train.
+        self._configs: dict[int, dict] | None = {} if isinstance(curves, CurveFunction) else None
         self.workers = workers
         if cut_short not in ("error", "stop"):
             raise ValueError(f"cut_short must be 'error' or 'stop', but got cut_short={cut_short!r}")
@@ -106,7 +208,9 @@ class SimulatedBackend:
             return cost
         return float(cost[trial])
 
-    def submit(self, trial: int, config: dict, start: int, until: int, rung: int = 0) -> Start:
+    def submit(self, trial: int, config: dict | None, start: int, until: int, rung: int = 0) -> Start:
+        if self._configs is not None and config is not None:
+            self._configs[trial] = config
         cost = self._epoch_cost(trial)
         duration = (until - start) * cost
         if self.trial_timeout is not None:
@@ -123,13 +227,18 @@ class SimulatedBackend:
         return self._warm if start else self._new
 
     def extend(self, trial: int, until: int, rung: int = 0) -> None:
-        self.submit(trial, {}, self._last_end[trial], until)
+        self.submit(trial, None, self._last_end[trial], until)
 
     def release(self, trial: int, keep: bool) -> None:
-        pass
+        if not keep and self._configs is not None:  # the trial will not train on: drop what it held
+            self._configs.pop(trial, None)
+            self.curves.forget(trial)
 
     def stats(self) -> dict:
-        return {"workers": self.workers, "busy_seconds": self.busy_seconds, "peak_running": self.peak_running}
+        out = {"workers": self.workers, "busy_seconds": self.busy_seconds, "peak_running": self.peak_running}
+        if self._configs is not None:
+            out["curve_fn_calls"] = self.curves.calls
+        return out
 
     def fetch_model(self, trial: int) -> None:
         return None  # a curve has no model
@@ -142,7 +251,9 @@ class SimulatedBackend:
         self._now = end
         self._last_end[trial] = until
         curves = self.curves
-        if callable(curves):
+        if self._configs is not None:
+            values = curves.values(trial, self._configs[trial], start, until)
+        elif callable(curves):
             values = [float(curves(trial, e)) for e in range(start + 1, until + 1)]
         elif until - start == 1:
             values = [curves.item(trial, start)]  # most segments: one epoch (a slice costs more)

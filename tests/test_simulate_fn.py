@@ -328,3 +328,26 @@ def test_regret_refuses_a_result_of_the_other_mode():
     result = halving.simulate(fn.curve, space=fn.space, mode="max", max_epochs=9, trials=9, policy="sha")
     with pytest.raises(UserError, match="minimised"):
         fn.regret_by_budget(result, [10])
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def test_cli_simulates_a_test_function_with_its_regret():
+    import json
+
+    from typer.testing import CliRunner
+
+    from halving.cli import app
+
+    out = CliRunner().invoke(app, ["simulate", "--function", "hartmann6", "--trials", "300", "--max-epochs", "27",
+                                   "--workers", "4", "--seed", "3", "--json"])
+    assert out.exit_code == 0, out.output
+    row = json.loads(out.output)
+    fn = testfunctions.hartmann6(max_epochs=27, seed=3)
+    direct = halving.simulate(fn.curve, space=fn.space, mode="min", max_epochs=27, trials=300, policy="asha",
+                              workers=4, seed=3)
+    assert row["epochs_used"] == direct.epochs_used and row["best_value"] == direct.best_value
+    assert row["regret"] == fn.regret(direct.best_config) > 0
+    bad = CliRunner().invoke(app, ["simulate", "--function", "rosen"])
+    assert bad.exit_code == 2 and "unknown test function 'rosen'" in bad.output

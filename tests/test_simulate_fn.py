@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import halving
+import policies as P
 from halving import space, testfunctions
 from halving.errors import SpecError, SpecTypeError, UserError
 
@@ -44,15 +45,18 @@ def same_run(a, b) -> None:
 # -- the two forms, and the table ------------------------------------------------------
 
 
-@pytest.mark.parametrize("policy", ["asha", "sha", "hyperband", "median", "none"])
-def test_both_forms_and_the_table_decide_the_same(policy):
-    by_epoch, whole = run(curve_at, policy), run(whole_curve, policy)
+@pytest.mark.parametrize("policy", sorted(P.POLICIES))
+@pytest.mark.parametrize("budget", [None, 500])
+def test_both_forms_and_the_table_decide_the_same(policy, budget):
+    by_epoch, whole = run(curve_at, policy, budget=budget), run(whole_curve, policy, budget=budget)
     same_run(by_epoch, whole)
     # The same curves as a table: the same trials, decisions and reports; only configs differ.
     configs = [space.Space.from_spec(SPACE).config(t, 0) for t in range(60)]
-    table = halving.simulate(np.array([whole_curve(c) for c in configs]), policy=policy, workers=3, seed=0)
+    table = halving.simulate(np.array([whole_curve(c) for c in configs]), policy=policy, workers=3, seed=0,
+                             budget=budget)
     same_run(by_epoch, table)
-    assert by_epoch.configs == dict(enumerate(configs))  # sampled as tune() samples them
+    assert by_epoch.configs == {t: configs[t] for t in by_epoch.configs}  # sampled as tune() samples them
+    assert len(by_epoch.configs) == 60 or budget is not None
     assert by_epoch.best_config == configs[by_epoch.best_trial]
     assert table.best_config == {"row": by_epoch.best_trial}
 

@@ -27,7 +27,7 @@ def simulate(
     policy: str | P.Policy,
     mode: str | None = None,
     workers: int = 1,
-    epoch_seconds: float | np.ndarray | None = None,
+    epoch_seconds: float | np.ndarray | Callable[[dict], float] | None = None,
     seed: int = 0,
     budget: int | None = None,
     metric: str = "value",
@@ -40,7 +40,7 @@ def simulate(
     """Run ``policy`` with ``workers`` simulated workers on learning curves that are given
     or computed, in virtual time. Nothing trains and no clock is read:
     ``result.virtual_seconds`` is the makespan in units of ``epoch_seconds`` (default 1
-    per epoch; a number, or one per trial).
+    per epoch; a number, one per trial, or with a curve function a function of the config).
 
     ``curves`` is either
 

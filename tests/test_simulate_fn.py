@@ -355,3 +355,39 @@ def test_cli_simulates_a_test_function_with_its_regret():
     assert row["regret"] == fn.regret(direct.best_config) > 0
     bad = CliRunner().invoke(app, ["simulate", "--function", "rosen"])
     assert bad.exit_code == 2 and "unknown test function 'rosen'" in bad.output
+
+
+# -- virtual time --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_epoch_seconds_may_be_a_function_of_the_config(workers):
+    costs = {}
+
+    def cost(config):
+        costs[config["x"]] = costs.get(config["x"], 0) + 1
+        return 0.5 + config["x"]
+
+    result = run(curve_at, "none", trials=12, workers=workers, epoch_seconds=cost)
+    assert sorted(costs.values()) == [1] * 12  # asked once per trial
+    per_trial = [R * (0.5 + c["x"]) for c in result.configs.values()]
+    if workers == 1:
+        assert result.virtual_seconds == pytest.approx(sum(per_trial))
+    assert result.backend_stats["busy_seconds"] == pytest.approx(sum(per_trial))
+    table = result.table()
+    for t, e, at in zip(*(table.column(k).to_pylist() for k in ("trial", "epoch", "time"))):
+        if t < workers:  # started at 0: epoch e ends at e times the trial's own cost
+            assert at == pytest.approx(e * (0.5 + result.configs[t]["x"]))
+    same = run(curve_at, "asha", trials=40, epoch_seconds=lambda c: 2.0)
+    assert same.virtual_seconds == 2.0 * run(curve_at, "asha", trials=40).virtual_seconds
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, math.nan, math.inf, "1", None])
+def test_a_bad_epoch_cost_is_refused_naming_the_config(bad):
+    with pytest.raises(SpecError, match=r"epoch_seconds\(config\) must return a positive.*config=\{'x'"):
+        run(curve_at, epoch_seconds=lambda c: bad)
+
+
+def test_epoch_seconds_as_a_function_needs_a_curve_function():
+    with pytest.raises(ValueError, match="not with a table"):
+        halving.simulate(np.ones((3, 3)), policy="none", epoch_seconds=lambda c: 1.0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 import inspect
+import math
 import numbers
 from typing import Any, Callable
 
@@ -108,6 +109,13 @@ def _whole(value: Any, config: dict, max_epochs: int) -> list[float]:
     return curve.tolist()
 
 
+def _cost(value: Any, config: dict) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0 or value == math.inf:
+        raise SpecError(f"epoch_seconds(config) must return a positive number of seconds, but for config={config!r} "
+                        f"it returned {value!r}")
+    return float(value)
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 120 else text[:117] + "..."
@@ -141,7 +149,8 @@ class SimulatedBackend:
     function ``(trial, epoch) -> value``, or a ``CurveFunction`` of each trial's config.
 
     ``epoch_seconds`` is the virtual cost of one epoch: a number, one number
-    per trial (an array), or ``None`` for 1.0. No wall clock is read. A trial
+    per trial (an array), a function of the trial's config (with a ``CurveFunction``:
+    asked once per trial), or ``None`` for 1.0. No wall clock is read. A trial
     whose epochs add up past ``trial_timeout`` virtual seconds is ended there,
     keeping the epochs it finished before, as the Ray backend does in wall time.
     """
@@ -151,7 +160,7 @@ class SimulatedBackend:
         curves: np.ndarray | Callable[[int, int], float] | CurveFunction,
         *,
         workers: int = 1,
-        epoch_seconds: float | np.ndarray | None = None,
+        epoch_seconds: float | np.ndarray | Callable[[dict], float] | None = None,
         cut_short: str = "error",
         failures: set[tuple[int, int]] | None = None,
         trial_timeout: float | None = None,
@@ -172,8 +181,14 @@ class SimulatedBackend:
         self.cut_short = cut_short
         # Injected faults: trial t raises while training epoch e, once per (t, e).
         self.failures = set(failures or ())
+        self._cost_of: dict[int, float] | None = None  # trial -> its cost, when a function of the config
         if epoch_seconds is None:
             self._cost = None
+        elif callable(epoch_seconds):
+            if self._configs is None:
+                raise ValueError("epoch_seconds as a function of the config goes with a curve function of the "
+                                 "config, not with a table")
+            self._cost, self._cost_of = epoch_seconds, {}
         elif np.ndim(epoch_seconds) == 0:
             cost = float(epoch_seconds)
             if not cost > 0:
@@ -206,11 +221,15 @@ class SimulatedBackend:
             return 1.0
         if isinstance(cost, float):
             return cost
+        if self._cost_of is not None:
+            return self._cost_of[trial]
         return float(cost[trial])
 
     def submit(self, trial: int, config: dict | None, start: int, until: int, rung: int = 0) -> Start:
         if self._configs is not None and config is not None:
             self._configs[trial] = config
+            if self._cost_of is not None and trial not in self._cost_of:
+                self._cost_of[trial] = _cost(self._cost(config), config)
         cost = self._epoch_cost(trial)
         duration = (until - start) * cost
         if self.trial_timeout is not None:

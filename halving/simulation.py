@@ -11,7 +11,7 @@ import numpy as np
 
 import policies as P
 
-from .backends.simulated import CurveFunction, SimulatedBackend
+from .backends.simulated import CurveFunction, FunctionBackend, SimulatedBackend
 from .engine import Engine
 from .errors import SpecError, SpecTypeError
 from .experiment import ExperimentSpec, PolicySpec
@@ -83,8 +83,10 @@ def simulate(
     spec = ExperimentSpec(metric=metric, mode=mode, max_epochs=max_epochs, space=space, policy=named,
                           trials=trials, budget=budget, workers=workers, seed=seed)
     if callable(source):  # its signature is read now: a wrong one is refused before anything runs
-        source = CurveFunction(source, spec.max_epochs)
-    backend = SimulatedBackend(source, workers=workers, epoch_seconds=epoch_seconds, cut_short=cut_short)
+        backend: SimulatedBackend = FunctionBackend(CurveFunction(source, spec.max_epochs), workers=workers,
+                                                    epoch_seconds=epoch_seconds)
+    else:
+        backend = SimulatedBackend(source, workers=workers, epoch_seconds=epoch_seconds, cut_short=cut_short)
     engine = Engine(spec, policy if isinstance(policy, P.Policy) else named.build(), backend)
     t0 = time.perf_counter()
     # The run allocates millions of small acyclic objects; Python's cyclic collector would

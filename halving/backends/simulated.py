@@ -16,7 +16,7 @@ from .. import checks
 from ..errors import SpecError, SpecTypeError
 from .protocol import Segment, Start
 
-__all__ = ["SimulatedBackend", "Ramp", "CurveFunction"]
+__all__ = ["SimulatedBackend", "FunctionBackend", "Ramp", "CurveFunction"]
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 _FORMS = "curve_fn(config) returning max_epochs values, or curve_fn(config, epoch) returning one"
@@ -53,13 +53,15 @@ def takes_epoch(fn: Any) -> bool:
 
 
 class CurveFunction:
-    """A user's ``curve_fn`` asked for each trial's values from its config, only for
-    the epochs the trial trains: a stopped trial's later epochs are never asked for.
+    """A user's ``curve_fn`` asked for a trial's values from its config, only for the
+    epochs the trial trains: a stopped trial's later epochs are never asked for.
 
     ``curve_fn(config, epoch)`` (``epoch`` from 1 to ``max_epochs``) returns the metric
     after that epoch; ``curve_fn(config)`` returns the whole curve, ``max_epochs``
     values, asked once per trial and held until the trial leaves for good. A value may
     be NaN or infinite: the engine ends the trial there, as it does on real workers.
+    Called as ``(trial, epoch)``, the form ``SimulatedBackend`` reads, once the
+    backend has told it the trial's config (``remember``).
     """
 
     def __init__(self, fn: Callable[..., Any], max_epochs: int) -> None:
@@ -67,22 +69,27 @@ class CurveFunction:
         self.fn = fn
         self.max_epochs = max_epochs
         self.calls = 0  # calls of curve_fn: what early stopping saved is visible in stats()
+        self._configs: dict[int, dict] = {}  # trial -> its config, while it may train
         self._held: dict[int, list[float]] = {}  # trial -> its whole curve (curve_fn(config) only)
 
-    def values(self, trial: int, config: dict, start: int, until: int) -> list[float]:
-        """The metric after epochs ``start+1 .. until`` of the trial with ``config``."""
+    def remember(self, trial: int, config: dict) -> None:
+        self._configs[trial] = config
+
+    def forget(self, trial: int) -> None:
+        self._configs.pop(trial, None)
+        self._held.pop(trial, None)
+
+    def __call__(self, trial: int, epoch: int) -> float:
+        """The metric after epoch ``epoch`` of ``trial``."""
+        config = self._configs[trial]
         if self.per_epoch:
-            fn = self.fn
-            self.calls += until - start
-            return [_one(fn(config, e), config, e) for e in range(start + 1, until + 1)]
+            self.calls += 1
+            return _one(self.fn(config, epoch), config, epoch)
         curve = self._held.get(trial)
         if curve is None:
             self.calls += 1
             curve = self._held[trial] = _whole(self.fn(config), config, self.max_epochs)
-        return curve[start:until]
-
-    def forget(self, trial: int) -> None:
-        self._held.pop(trial, None)
+        return curve[epoch - 1]
 
 
 def _one(value: Any, config: dict, epoch: int) -> float:
@@ -145,22 +152,22 @@ class Ramp:
 
 
 class SimulatedBackend:
-    """``workers`` simulated workers over ``curves``: a table (trials x epochs), a
-    function ``(trial, epoch) -> value``, or a ``CurveFunction`` of each trial's config.
+    """``workers`` simulated workers over ``curves``: a table (trials x epochs) or a
+    function ``(trial, epoch) -> value`` (for a function of each trial's config, see
+    ``FunctionBackend``).
 
     ``epoch_seconds`` is the virtual cost of one epoch: a number, one number
-    per trial (an array), a function of the trial's config (with a ``CurveFunction``:
-    asked once per trial), or ``None`` for 1.0. No wall clock is read. A trial
+    per trial (an array), or ``None`` for 1.0. No wall clock is read. A trial
     whose epochs add up past ``trial_timeout`` virtual seconds is ended there,
     keeping the epochs it finished before, as the Ray backend does in wall time.
     """
 
     def __init__(
         self,
-        curves: np.ndarray | Callable[[int, int], float] | CurveFunction,
+        curves: np.ndarray | Callable[[int, int], float],
         *,
         workers: int = 1,
-        epoch_seconds: float | np.ndarray | Callable[[dict], float] | None = None,
+        epoch_seconds: float | np.ndarray | None = None,
         cut_short: str = "error",
         failures: set[tuple[int, int]] | None = None,
         trial_timeout: float | None = None,
@@ -172,8 +179,6 @@ class SimulatedBackend:
         self._warm, self._new = Start.WARM, Start.NEW  # returned for every segment: no enum lookups
         self._cut: dict[int, int] = {}  # submission -> epochs it finishes before its timeout
         self.curves = curves
-        # A CurveFunction reads each trial's config, given at submit and kept while the trial may train.
-        self._configs: dict[int, dict] | None = {} if isinstance(curves, CurveFunction) else None
         self.workers = workers
         if cut_short not in ("error", "stop"):
             raise ValueError(f"cut_short must be 'error' or 'stop', but got cut_short={cut_short!r}")
@@ -181,14 +186,11 @@ class SimulatedBackend:
         self.cut_short = cut_short
         # Injected faults: trial t raises while training epoch e, once per (t, e).
         self.failures = set(failures or ())
-        self._cost_of: dict[int, float] | None = None  # trial -> its cost, when a function of the config
         if epoch_seconds is None:
             self._cost = None
         elif callable(epoch_seconds):
-            if self._configs is None:
-                raise ValueError("epoch_seconds as a function of the config goes with a curve function of the "
-                                 "config, not with a table")
-            self._cost, self._cost_of = epoch_seconds, {}
+            raise ValueError("epoch_seconds as a function of the config goes with a curve function of the "
+                             "config, not with a table")
         elif np.ndim(epoch_seconds) == 0:
             cost = float(epoch_seconds)
             if not cost > 0:
@@ -221,15 +223,9 @@ class SimulatedBackend:
             return 1.0
         if isinstance(cost, float):
             return cost
-        if self._cost_of is not None:
-            return self._cost_of[trial]
         return float(cost[trial])
 
     def submit(self, trial: int, config: dict | None, start: int, until: int, rung: int = 0) -> Start:
-        if self._configs is not None and config is not None:
-            self._configs[trial] = config
-            if self._cost_of is not None and trial not in self._cost_of:
-                self._cost_of[trial] = _cost(self._cost(config), config)
         cost = self._epoch_cost(trial)
         duration = (until - start) * cost
         if self.trial_timeout is not None:
@@ -249,15 +245,10 @@ class SimulatedBackend:
         self.submit(trial, None, self._last_end[trial], until)
 
     def release(self, trial: int, keep: bool) -> None:
-        if not keep and self._configs is not None:  # the trial will not train on: drop what it held
-            self._configs.pop(trial, None)
-            self.curves.forget(trial)
+        pass
 
     def stats(self) -> dict:
-        out = {"workers": self.workers, "busy_seconds": self.busy_seconds, "peak_running": self.peak_running}
-        if self._configs is not None:
-            out["curve_fn_calls"] = self.curves.calls
-        return out
+        return {"workers": self.workers, "busy_seconds": self.busy_seconds, "peak_running": self.peak_running}
 
     def fetch_model(self, trial: int) -> None:
         return None  # a curve has no model
@@ -270,9 +261,7 @@ class SimulatedBackend:
         self._now = end
         self._last_end[trial] = until
         curves = self.curves
-        if self._configs is not None:
-            values = curves.values(trial, self._configs[trial], start, until)
-        elif callable(curves):
+        if callable(curves):
             values = [float(curves(trial, e)) for e in range(start + 1, until + 1)]
         elif until - start == 1:
             values = [curves.item(trial, start)]  # most segments: one epoch (a slice costs more)
@@ -297,3 +286,36 @@ class SimulatedBackend:
             known = next(i for i, v in enumerate(values) if v != v)
             values, times, cut = values[:known], times[:known], True
         return [Segment(trial, start, values, times, worker=-1, finished=cut, cut_short=cut)]
+
+
+class FunctionBackend(SimulatedBackend):
+    """The simulated backend over a ``CurveFunction``: it tells the function each trial's
+    config when the trial is submitted, and lets it drop what a trial held when the trial
+    leaves for good. A subclass, so that a table's hot path stays as it is.
+
+    ``epoch_seconds`` may also be a function of the config, asked once per trial.
+    """
+
+    def __init__(self, curves: CurveFunction, *, epoch_seconds: float | np.ndarray | Callable[[dict], float] | None
+                 = None, **settings: Any) -> None:
+        by_config = callable(epoch_seconds)
+        super().__init__(curves, epoch_seconds=None if by_config else epoch_seconds, **settings)
+        self._cost_fn = epoch_seconds if by_config else None
+        self._cost_of: dict[int, float] = {}  # trial -> its epoch cost, when a function of the config
+
+    def submit(self, trial: int, config: dict | None, start: int, until: int, rung: int = 0) -> Start:
+        if config is not None:  # from the engine (extend passes None)
+            self.curves.remember(trial, config)
+            if self._cost_fn is not None and trial not in self._cost_of:
+                self._cost_of[trial] = _cost(self._cost_fn(config), config)
+        return super().submit(trial, config, start, until, rung)
+
+    def _epoch_cost(self, trial: int) -> float:
+        return self._cost_of[trial] if self._cost_fn is not None else super()._epoch_cost(trial)
+
+    def release(self, trial: int, keep: bool) -> None:
+        if not keep:  # the trial will not train on: drop its config and any curve it held
+            self.curves.forget(trial)
+
+    def stats(self) -> dict:
+        return {**super().stats(), "curve_fn_calls": self.curves.calls}

@@ -5,6 +5,7 @@ scale, and regret against the known optimum."""
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import time
 
@@ -391,3 +392,47 @@ def test_a_bad_epoch_cost_is_refused_naming_the_config(bad):
 def test_epoch_seconds_as_a_function_needs_a_curve_function():
     with pytest.raises(ValueError, match="not with a table"):
         halving.simulate(np.ones((3, 3)), policy="none", epoch_seconds=lambda c: 1.0)
+
+
+# -- the benchmark ---------------------------------------------------------------------------
+
+
+def test_the_benchmark_writes_regret_quantiles_and_a_plot(tmp_path):
+    import json
+
+    from benchmarks.__main__ import main
+
+    out, plot = tmp_path / "tf.json", tmp_path / "tf.png"
+    assert main(["testfunctions", "--seeds", "3", "--trials", "27", "--max-epochs", "9", "--workers", "2",
+                 "--policy", "asha", "--policy", "none", "--function", "branin", "--out", str(out),
+                 "--plot", str(plot)]) == 0
+    figures = json.loads(out.read_text())["figures"]
+    assert plot.stat().st_size > 10_000
+    cells = {c["policy"]: c for c in figures["cells"]}
+    assert set(cells) == {"asha", "none"} and all(c["sampler"] == "random" for c in cells.values())
+    none = cells["none"]
+    assert none["median_epochs_used"] == 27 * 9 and none["median_curve_fn_calls"] == 27 * 9
+    # The median final regret is that of seed 0..2's own best configs, against the optimum.
+    finals = []
+    for seed in range(3):
+        fn = testfunctions.branin(max_epochs=9, seed=seed)
+        r = halving.simulate(fn.curve, space=fn.space, mode="min", max_epochs=9, trials=27, policy="none", workers=2,
+                             seed=seed)
+        finals.append(fn.regret(r.best_config))
+    assert none["median_final_regret"] == sorted(finals)[1]
+    assert none["regret_quantiles"]["q50"][-1] == round(sorted(finals)[1], 6)
+    assert figures["budgets_epochs"][-1] == 27 * 9
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sampler", "tpe"], "unknown sampler 'tpe'"),
+    (["--policy", "nope"], "unknown policy 'nope'"),
+])
+def test_the_benchmark_refuses_an_unknown_name_before_it_runs(argv, message, tmp_path):
+    from benchmarks.__main__ import main
+
+    if argv[0] == "--sampler" and "sampler" in inspect.signature(halving.simulate).parameters:
+        argv, message = ["--sampler", "no-such-sampler"], "no-such-sampler"  # once simulate takes samplers
+    with pytest.raises(SystemExit, match=message):
+        main(["testfunctions", "--seeds", "1", "--out", str(tmp_path / "x.json"), *argv])
+    assert not (tmp_path / "x.json").exists()

@@ -1,14 +1,17 @@
-"""Best validation accuracy so far against wall seconds, per tool (compare_peers ``--plot``)."""
+"""Plots of benchmark results: best validation accuracy so far against wall seconds, per
+tool (compare_peers ``--plot``); the regret plot of ``testfunctions`` draws with ``pyplot()``."""
 
 from __future__ import annotations
 
-__all__ = ["best_so_far_plot"]
+from typing import Any
+
+__all__ = ["best_so_far_plot", "pyplot"]
 
 STYLES = {"halving": "-", "ray_tune": "--", "optuna": ":", "sklearn": "-."}
 
 
-def best_so_far_plot(path: str, runs: list[dict]) -> None:
-    """One panel per workload, for its first seed; scikit-learn reports no per-epoch times (one point)."""
+def pyplot() -> Any | None:
+    """matplotlib's pyplot on the Agg backend, or None (saying so) when matplotlib is not installed."""
     try:
         import matplotlib
 
@@ -16,6 +19,14 @@ def best_so_far_plot(path: str, runs: list[dict]) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         print("matplotlib is not installed: no plot (pip install -e '.[plot]')")
+        return None
+    return plt
+
+
+def best_so_far_plot(path: str, runs: list[dict]) -> None:
+    """One panel per workload, for its first seed; scikit-learn reports no per-epoch times (one point)."""
+    plt = pyplot()
+    if plt is None:
         return
     names = list(dict.fromkeys(r["workload"] for r in runs if r.get("curve")))
     if not names:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import samplers, space
+from . import samplers, space, testfunctions
 from .result import Result, TrialState
 from .rundir import load
 from .simulation import simulate
@@ -18,6 +18,6 @@ def reuse_workers():  # noqa: ANN201 - a context manager
     return _reuse()
 
 
-__all__ = ["Result", "TrialState", "checkpoint", "cpus", "gpus", "report", "samplers", "simulate", "space", "tune", "load",
-           "reuse_workers"]
+__all__ = ["Result", "TrialState", "checkpoint", "cpus", "gpus", "report", "samplers", "simulate", "space",
+           "testfunctions", "tune", "load", "reuse_workers"]
 __version__ = "0.1.0"

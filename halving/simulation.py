@@ -1,55 +1,98 @@
-"""``halving.simulate``: a policy on recorded or synthetic learning curves, in virtual time."""
+"""``halving.simulate``: a policy on recorded, synthetic or computed learning curves, in virtual time."""
 
 from __future__ import annotations
 
 import gc
 import os
 import time
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 import policies as P
 
-from .backends.simulated import SimulatedBackend
+from .backends.simulated import CurveFunction, FunctionBackend, SimulatedBackend
 from .engine import Engine
-from .experiment import ExperimentSpec, PolicySpec
+from .errors import SpecError, SpecTypeError
+from .experiment import ExperimentSpec, PolicySpec, SamplerSpec
 from .result import Result
+from .samplers import Sampler
+from .space import Space
 
 __all__ = ["simulate", "replay_policies", "curve_matrix"]
 
 
 def simulate(
-    curves: np.ndarray,
+    curves: np.ndarray | Callable[..., Any],
     *,
     policy: str | P.Policy,
-    mode: str = "max",
+    mode: str | None = None,
     workers: int = 1,
-    epoch_seconds: float | np.ndarray | None = None,
+    epoch_seconds: float | np.ndarray | Callable[[dict], float] | None = None,
     seed: int = 0,
     budget: int | None = None,
     metric: str = "value",
     cut_short: str = "error",
+    space: Space | Mapping[str, Any] | None = None,
+    trials: int | None = None,
+    max_epochs: int | None = None,
+    sampler: str | Sampler | None = None,
     **policy_params: object,
 ) -> Result:
-    """Run ``policy`` over ``curves`` (trials x epochs; column j is the metric
-    after epoch j+1) with ``workers`` simulated workers. Nothing trains and no
-    clock is read: ``result.virtual_seconds`` is the makespan in units of
-    ``epoch_seconds``. ``best_trial`` is a row index; ``best_config`` is
-    ``{"row": best_trial}``. With ``cut_short="stop"``, NaN marks where a
-    recorded curve ends, and a trial asked for epochs past it stops there with
-    the reason ``curve-cut-short`` (how ``halving replay`` treats curves of
-    trials the recorded run stopped early); otherwise NaN is a non-finite
-    metric. A policy object is used as given; a name is built with ``policy_params``.
+    """Run ``policy`` with ``workers`` simulated workers on learning curves that are given
+    or computed, in virtual time. Nothing trains and no clock is read:
+    ``result.virtual_seconds`` is the makespan in units of ``epoch_seconds`` (default 1
+    per epoch; a number, one per trial, or with a curve function a function of the config).
+
+    ``curves`` is either
+
+    - a table, trials x epochs (column j is the metric after epoch j+1): ``best_trial``
+      is a row index, ``best_config`` is ``{"row": best_trial}``, ``mode`` defaults to
+      ``"max"``, and ``space``, ``trials`` and ``max_epochs`` come from its shape; or
+    - a function ``curve_fn(config)`` returning the curve of a configuration
+      (``max_epochs`` values), or ``curve_fn(config, epoch)`` returning the metric after
+      epoch ``epoch`` (1 to ``max_epochs``). Configs are sampled from ``space`` as
+      ``tune()`` samples them (``trials`` of them; ``trials=None`` enumerates a grid),
+      ``max_epochs`` and ``mode`` are required, and the function is asked only for the
+      epochs trials train: early stopping saves calls (``result.backend_stats``
+      counts them). ``sampler`` proposes the configs as ``tune()``'s does (``"random"``,
+      ``"grid"``, ``"tpe"``, ``"bohb"`` or a ``Sampler``); a table's rows need none.
+
+    With a table and ``cut_short="stop"``, NaN marks where a recorded curve ends, and a
+    trial asked for epochs past it stops there with the reason ``curve-cut-short`` (how
+    ``halving replay`` treats curves of trials the recorded run stopped early);
+    otherwise NaN is a non-finite metric. A policy object is used as given; a name is
+    built with ``policy_params``.
     """
-    arr = np.asarray(curves, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"curves must be a 2-D array (trials x epochs) with at least one of each, but got shape {arr.shape}")
-    n_trials, max_epochs = arr.shape
     named = PolicySpec.of(policy, policy_params, seed=seed)
-    spec = ExperimentSpec(metric=metric, mode=mode, max_epochs=max_epochs, policy=named, trials=n_trials,
+    if callable(curves):
+        if cut_short != "error":
+            raise SpecError(f"cut_short={cut_short!r} marks where a recorded table ends; a curve function's "
+                            "NaN is a non-finite metric")
+        if space is None or max_epochs is None:
+            raise SpecError("a curve function needs space= (where configs are sampled) and max_epochs=")
+        source: Any = curves
+    else:
+        if space is not None or trials is not None or max_epochs is not None:
+            raise SpecTypeError(f"space=, trials= and max_epochs= go with a curve function, but curves is not "
+                                f"callable ({type(curves).__name__}): a table gives them by its shape")
+        source = np.asarray(curves, dtype=np.float64)
+        if source.ndim != 2 or source.shape[0] < 1 or source.shape[1] < 1:
+            raise ValueError(f"curves must be a 2-D array (trials x epochs) with at least one of each, or a "
+                             f"function, but got shape {source.shape}")
+        trials, max_epochs = source.shape
+        mode = mode or "max"
+    # The one place simulate's settings become an experiment: a new setting is one keyword here.
+    if sampler is not None and not callable(curves):
+        raise SpecTypeError(f"sampler={sampler!r} proposes configs of a space; a table's trials are its rows")
+    spec = ExperimentSpec(metric=metric, mode=mode, max_epochs=max_epochs, space=space, policy=named,
+                          sampler=None if sampler is None else SamplerSpec.of(sampler), trials=trials,
                           budget=budget, workers=workers, seed=seed)
-    backend = SimulatedBackend(arr, workers=workers, epoch_seconds=epoch_seconds, cut_short=cut_short)
+    if callable(source):  # its signature is read now: a wrong one is refused before anything runs
+        backend: SimulatedBackend = FunctionBackend(CurveFunction(source, spec.max_epochs), workers=workers,
+                                                    epoch_seconds=epoch_seconds)
+    else:
+        backend = SimulatedBackend(source, workers=workers, epoch_seconds=epoch_seconds, cut_short=cut_short)
     engine = Engine(spec, policy if isinstance(policy, P.Policy) else named.build(), backend)
     t0 = time.perf_counter()
     # The run allocates millions of small acyclic objects; Python's cyclic collector would

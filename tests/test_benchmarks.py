@@ -20,7 +20,7 @@ from halving.synthetic import synthetic_curves
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = {"overhead", "utilisation", "wall", "compare_peers", "decide_speed", "scale", "sklearn_halving",
-            "first_report", "many_workers", "curve_promotion", "sampler_speed"}
+            "first_report", "many_workers", "curve_promotion", "sampler_speed", "testfunctions"}
 
 
 def test_help_lists_every_benchmark():

@@ -1,18 +1,132 @@
-"""A backend that trains nothing: trials are rows of a learning-curve table,
-time is virtual (a heap of finish times, ties broken by submission order). It ignores
-what a trial asks for (``Request``): every simulated worker can train any trial."""
+"""A backend that trains nothing: a trial's values come from a learning-curve table
+(trials are its rows) or from a function of the trial's config, asked lazily; time is
+virtual (a heap of finish times, ties broken by submission order). It ignores what a
+trial asks for (``Request``): every simulated worker can train any trial."""
 
 from __future__ import annotations
 
 import heapq
-from typing import Callable
+import inspect
+import math
+import numbers
+from typing import Any, Callable
 
 import numpy as np
 
 from .. import checks
+from ..errors import SpecError, SpecTypeError
 from .protocol import Request, Segment, Start
 
-__all__ = ["SimulatedBackend", "Ramp"]
+__all__ = ["SimulatedBackend", "FunctionBackend", "Ramp", "CurveFunction"]
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_FORMS = "curve_fn(config) returning max_epochs values, or curve_fn(config, epoch) returning one"
+
+
+def takes_epoch(fn: Any) -> bool:
+    """Whether ``fn`` is ``curve_fn(config, epoch)`` (True) or ``curve_fn(config)`` (False),
+    from its signature; anything else, or a signature that could be either, is a TypeError."""
+    if not callable(fn):
+        raise SpecTypeError(f"curve_fn must be a function, {_FORMS}; but got {fn!r}")
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        raise SpecTypeError(f"cannot read the signature of curve_fn={fn!r}: wrap it in a function, "
+                            f"{_FORMS}") from None
+    params = list(sig.parameters.values())
+    required = [p for p in params if p.kind in _POSITIONAL and p.default is p.empty]
+    optional = [p for p in params if p.kind in _POSITIONAL and p.default is not p.empty]
+    star = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params)
+    keyword = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is p.empty]
+    if not keyword and len(required) == 2:
+        return True
+    if not keyword and len(required) == 1 and not optional and not star:
+        return False
+    # One required argument and an optional second (or *args) could mean either form: it is
+    # refused, not guessed, since a wrong guess reads a curve as one value or a value as a curve.
+    if keyword:
+        why = f"it has required keyword-only arguments {keyword}"
+    elif len(required) <= 1 and (optional or star):
+        why = "it could be called either way: make the form plain, e.g. lambda config, epoch: ..."
+    else:
+        why = f"it takes {len(required)} required positional arguments"
+    raise SpecTypeError(f"curve_fn{sig} must be {_FORMS}; {why}")
+
+
+class CurveFunction:
+    """A user's ``curve_fn`` asked for a trial's values from its config, only for the
+    epochs the trial trains: a stopped trial's later epochs are never asked for.
+
+    ``curve_fn(config, epoch)`` (``epoch`` from 1 to ``max_epochs``) returns the metric
+    after that epoch; ``curve_fn(config)`` returns the whole curve, ``max_epochs``
+    values, asked once per trial and held until the trial leaves for good. A value may
+    be NaN or infinite: the engine ends the trial there, as it does on real workers.
+    Called as ``(trial, epoch)``, the form ``SimulatedBackend`` reads, once the
+    backend has told it the trial's config (``remember``).
+    """
+
+    def __init__(self, fn: Callable[..., Any], max_epochs: int) -> None:
+        self.per_epoch = takes_epoch(fn)
+        self.fn = fn
+        self.max_epochs = max_epochs
+        self.calls = 0  # calls of curve_fn: what early stopping saved is visible in stats()
+        self._configs: dict[int, dict] = {}  # trial -> its config, while it may train
+        self._held: dict[int, list[float]] = {}  # trial -> its whole curve (curve_fn(config) only)
+
+    def remember(self, trial: int, config: dict) -> None:
+        self._configs[trial] = config
+
+    def forget(self, trial: int) -> None:
+        self._configs.pop(trial, None)
+        self._held.pop(trial, None)
+
+    def __call__(self, trial: int, epoch: int) -> float:
+        """The metric after epoch ``epoch`` of ``trial``."""
+        config = self._configs[trial]
+        if self.per_epoch:
+            self.calls += 1
+            return _one(self.fn(config, epoch), config, epoch)
+        curve = self._held.get(trial)
+        if curve is None:
+            self.calls += 1
+            curve = self._held[trial] = _whole(self.fn(config), config, self.max_epochs)
+        return curve[epoch - 1]
+
+
+def _one(value: Any, config: dict, epoch: int) -> float:
+    if type(value) is float:  # the common case, checked first
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "fiu":
+        return float(value)
+    raise SpecTypeError(f"curve_fn(config, epoch) must return a number, but for config={config!r} at epoch "
+                        f"{epoch} it returned {value!r}")
+
+
+def _whole(value: Any, config: dict, max_epochs: int) -> list[float]:
+    try:
+        curve = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SpecTypeError(f"curve_fn(config) must return a sequence of {max_epochs} numbers, but for "
+                            f"config={config!r} it returned {_short(value)}") from None
+    if curve.shape != (max_epochs,):
+        what = f"{curve.shape[0]} values" if curve.ndim == 1 else f"{_short(value)} (shape {curve.shape})"
+        raise SpecError(f"curve_fn(config) must return max_epochs={max_epochs} values, one per epoch, but for "
+                        f"config={config!r} it returned {what}")
+    return curve.tolist()
+
+
+def _cost(value: Any, config: dict) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0 or value == math.inf:
+        raise SpecError(f"epoch_seconds(config) must return a positive number of seconds, but for config={config!r} "
+                        f"it returned {value!r}")
+    return float(value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 class Ramp:
@@ -39,7 +153,9 @@ class Ramp:
 
 
 class SimulatedBackend:
-    """``workers`` simulated workers over ``curves`` (trials x epochs).
+    """``workers`` simulated workers over ``curves``: a table (trials x epochs) or a
+    function ``(trial, epoch) -> value`` (for a function of each trial's config, see
+    ``FunctionBackend``).
 
     ``epoch_seconds`` is the virtual cost of one epoch: a number, one number
     per trial (an array), or ``None`` for 1.0. No wall clock is read. A trial
@@ -73,6 +189,9 @@ class SimulatedBackend:
         self.failures = set(failures or ())
         if epoch_seconds is None:
             self._cost = None
+        elif callable(epoch_seconds):
+            raise ValueError("epoch_seconds as a function of the config goes with a curve function of the "
+                             "config, not with a table")
         elif np.ndim(epoch_seconds) == 0:
             cost = float(epoch_seconds)
             if not cost > 0:
@@ -107,7 +226,7 @@ class SimulatedBackend:
             return cost
         return float(cost[trial])
 
-    def submit(self, trial: int, config: dict, start: int, until: int, need: Request | None = None) -> Start:
+    def submit(self, trial: int, config: dict | None, start: int, until: int, need: Request | None = None) -> Start:
         cost = self._epoch_cost(trial)
         duration = (until - start) * cost
         if self.trial_timeout is not None:
@@ -124,7 +243,7 @@ class SimulatedBackend:
         return self._warm if start else self._new
 
     def extend(self, trial: int, until: int, need: Request | None = None) -> None:
-        self.submit(trial, {}, self._last_end[trial], until)
+        self.submit(trial, None, self._last_end[trial], until)
 
     def release(self, trial: int, keep: bool) -> None:
         pass
@@ -168,3 +287,36 @@ class SimulatedBackend:
             known = next(i for i, v in enumerate(values) if v != v)
             values, times, cut = values[:known], times[:known], True
         return [Segment(trial, start, values, times, worker=-1, finished=cut, cut_short=cut)]
+
+
+class FunctionBackend(SimulatedBackend):
+    """The simulated backend over a ``CurveFunction``: it tells the function each trial's
+    config when the trial is submitted, and lets it drop what a trial held when the trial
+    leaves for good. A subclass, so that a table's hot path stays as it is.
+
+    ``epoch_seconds`` may also be a function of the config, asked once per trial.
+    """
+
+    def __init__(self, curves: CurveFunction, *, epoch_seconds: float | np.ndarray | Callable[[dict], float] | None
+                 = None, **settings: Any) -> None:
+        by_config = callable(epoch_seconds)
+        super().__init__(curves, epoch_seconds=None if by_config else epoch_seconds, **settings)
+        self._cost_fn = epoch_seconds if by_config else None
+        self._cost_of: dict[int, float] = {}  # trial -> its epoch cost, when a function of the config
+
+    def submit(self, trial: int, config: dict | None, start: int, until: int, need: Request | None = None) -> Start:
+        if config is not None:  # from the engine (extend passes None)
+            self.curves.remember(trial, config)
+            if self._cost_fn is not None and trial not in self._cost_of:
+                self._cost_of[trial] = _cost(self._cost_fn(config), config)
+        return super().submit(trial, config, start, until, need)
+
+    def _epoch_cost(self, trial: int) -> float:
+        return self._cost_of[trial] if self._cost_fn is not None else super()._epoch_cost(trial)
+
+    def release(self, trial: int, keep: bool) -> None:
+        if not keep:  # the trial will not train on: drop its config and any curve it held
+            self.curves.forget(trial)
+
+    def stats(self) -> dict:
+        return {**super().stats(), "curve_fn_calls": self.curves.calls}

@@ -10,6 +10,7 @@ import typer
 
 import policies as P
 
+from ..testfunctions import FUNCTIONS
 from .common import UsageError, fmt, guard, print_json
 
 app = typer.Typer()
@@ -25,29 +26,42 @@ def simulate(
     seed: int = typer.Option(0),
     eta: Optional[int] = typer.Option(None),
     min_epochs: Optional[int] = typer.Option(None, "--min-epochs"),
+    function: Optional[str] = typer.Option(
+        None, "--function", help=f"A test function instead of synthetic curves: one of {', '.join(FUNCTIONS)}."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """A policy on synthetic learning curves at large scale, in virtual time (no training)."""
+    """A policy on synthetic learning curves, or a multi-fidelity test function, at large
+    scale, in virtual time (no training). The regret is against the best final value of
+    the synthetic curves, or against the test function's optimum."""
     from ..simulation import simulate as run_simulation
     from ..synthetic import synthetic_curves
+    from ..testfunctions import get
     from .experiments import policy_params
 
     if trials < 1 or max_epochs < 1:
         raise UsageError("--trials and --max-epochs must be >= 1")
     params = policy_params(policy, dict(eta=eta, min_epochs=min_epochs))
-    curves = synthetic_curves(trials, max_epochs, seed)
-    t0 = time.perf_counter()
-    result = run_simulation(curves, policy=policy, workers=workers, seed=seed, **params)
+    if function is None:
+        curves = synthetic_curves(trials, max_epochs, seed)
+        t0 = time.perf_counter()
+        result = run_simulation(curves, policy=policy, workers=workers, seed=seed, **params)
+        true_best = float(curves[:, -1].max())
+        regret = None if result.best_value is None else true_best - result.best_value
+    else:
+        fn = get(function, max_epochs=max_epochs, seed=seed)
+        t0 = time.perf_counter()
+        result = run_simulation(fn.curve, space=fn.space, mode=fn.mode, max_epochs=max_epochs, trials=trials,
+                                policy=policy, workers=workers, seed=seed, **params)
+        regret = None if result.best_config is None else fn.regret(result.best_config)
     seconds = time.perf_counter() - t0
-    true_best = float(curves[:, -1].max())
     row = {**result.summary(), "virtual_seconds": result.virtual_seconds, "seconds": round(seconds, 3),
            "decisions": len(result.decisions),
-           "us_per_decision": round(1e6 * seconds / max(1, len(result.decisions)), 2),
-           "regret": None if result.best_value is None else true_best - result.best_value}
+           "us_per_decision": round(1e6 * seconds / max(1, len(result.decisions)), 2), "regret": regret}
     if as_json:
         print_json(row)
         return
-    typer.echo(f"{policy}: {trials} trials, R={max_epochs}, {workers} workers: best {fmt(result.best_value)} "
+    what = f"{function}, " if function else ""
+    typer.echo(f"{policy}: {what}{trials} trials, R={max_epochs}, {workers} workers: best {fmt(result.best_value)} "
                f"(regret {fmt(row['regret'])}), {result.epochs_used} epochs, virtual time "
                f"{result.virtual_seconds:.0f}, {len(result.decisions)} decisions in {seconds:.2f} s "
                f"({row['us_per_decision']} us each)")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import policies as P
+import pyarrow as pa
 
 from .backends.checkpoints import CheckpointStore
 from .engine import Engine
@@ -208,7 +209,8 @@ def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: P
                                backend_stats=backend.stats())
         log.experiment_finished(result.summary(), time.time())
         log.close()
-        _write_results(run_path, result)
+        written = log.written()
+        _write_results(run_path, written if events is None else pa.concat_tables([events, written]))
         CheckpointStore(run_path / CHECKPOINTS, None).prune(keep=set())  # the best model is saved apart
         return result
     finally:
@@ -274,10 +276,11 @@ def _new_run_dir(label: str) -> Path:
     return Path("halving-runs") / f"{stamp}-{label}-{secrets.token_hex(2)}"
 
 
-def _write_results(run_path: Path, result: Result) -> None:
+def _write_results(run_path: Path, events: pa.Table) -> None:
     """``results.parquet``: the export's reports table, one column per hyperparameter and per
-    metric, built from the closed log (not from ``result``) so that every session's reports
-    keep the worker and values the log holds."""
+    metric, built from the log's events (not from ``result``) so that every session's reports
+    keep the worker and values the log holds. ``events``: the earlier sessions' as read at the
+    start and this session's as written, so the log is not read back."""
     from .export import write_reports
 
-    write_reports(run_path, run_path / "results.parquet")
+    write_reports(run_path, run_path / "results.parquet", events)

@@ -12,6 +12,7 @@ from halving import space
 from halving.result import TrialState
 
 from . import _trainables as T
+from ._results import assert_results_match_the_log
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -110,7 +111,7 @@ def test_metrics_become_columns_and_load_matches(tmp_path):
     assert loaded.epochs_used == result.epochs_used
     assert [(d.trial, d.epoch, d.action) for d in loaded.decisions] == [
         (d.trial, d.epoch, d.action) for d in result.decisions]
-    assert (run / "results.parquet").exists()
+    assert_results_match_the_log(run, tmp_path)
 
 
 def test_a_raising_trial_fails_and_others_go_on(tmp_path):

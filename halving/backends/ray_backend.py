@@ -94,6 +94,11 @@ class RayBackend(FaultHandling):
         self.migrations = 0
         self.checkpointed: set[int] = set()  # function trials that reported checkpoint=
 
+    def ready(self) -> None:
+        """Wait for the workers to load the trainable (they start in the constructor, so the
+        caller can prepare its log meanwhile); raises ``WorkerStartError`` when one cannot."""
+        self.pool.ready()
+
     def stats(self) -> dict:
         """What the backend did, for ``Result.backend_stats``."""
         return {"round_trips": self.round_trips, "warm_promotions": self.warm_promotions,

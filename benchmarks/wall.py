@@ -20,7 +20,11 @@ its own, in a new process) is reported beside it. Best validation accuracy at R 
 the best final value among trials that trained R epochs (ties to the lowest
 index); test accuracy is that trial's. Medians of ``--repeats`` (the tools
 rotate who goes first); ``driver_cpu`` is the benchmark process's CPU seconds in
-the call (``time.process_time``; Optuna trains in it, the others in workers).
+the call (``time.process_time``; Optuna trains in it, the others in workers);
+``worker_cpu`` is what halving's worker processes spent in it (from /proc): cold,
+that includes their start and loading the workload's module; warm, only training.
+Per epoch, against Optuna's in-process ``driver_cpu_per_epoch``, it is what an
+epoch costs on a worker (round trips, reports, 1 BLAS thread) against in-process.
 """
 
 from __future__ import annotations
@@ -38,12 +42,13 @@ from .adapters import halving_tune, optuna_study, ray_tune
 from .ray_session import add_run_arguments, start_ray, stop_ray
 from .results import Target
 from .table import print_table
-from .timing import median
+from .timing import cpu_between, median, processes_cpu
 from .workloads import make, sample_configs
 
 WALL_VS_RAY = 0.5
 WALL_VS_OPTUNA = 1.0
 TOOLS = ("halving", "ray_tune", "optuna")
+WORKER_TITLE = "ray::TrialWorker"  # halving's worker processes, as Ray names them
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
@@ -75,9 +80,16 @@ def _tool(tool: str, w: Any, args: argparse.Namespace, configs: list[dict]) -> l
     ``halving_warm`` reuses them (``reuse_workers()``, what a second ``tune()`` of a process
     that started its own Ray gets by default): both are reported, the targets judge both."""
     def timed(name: str) -> tuple[str, dict]:
+        workers = processes_cpu(WORKER_TITLE)
         cpu = time.process_time()
         r = _one(tool, w, args, configs)
-        return name, {**r, "driver_cpu": time.process_time() - cpu}
+        r["driver_cpu"] = time.process_time() - cpu
+        if tool == "halving":  # its workers outlive the call (kept idle): all of their CPU is seen
+            r["worker_cpu"] = cpu_between(workers, processes_cpu(WORKER_TITLE))
+            r["worker_cpu_per_epoch"] = r["worker_cpu"] / r["epochs"]
+        elif tool == "optuna":  # trains in this process, one trial at a time
+            r["driver_cpu_per_epoch"] = r["driver_cpu"] / r["epochs"]
+        return name, r
 
     if tool != "halving":
         return [timed(tool)]
@@ -153,7 +165,8 @@ def run(args: argparse.Namespace) -> tuple[dict | None, list[Target]]:
     targets: list[Target] = []
     for n in names:
         s = {t: {k: median(r.get(k) for r in rs)
-                 for k in ("wall", "best_val", "test", "epochs", "engine_wall", "driver_cpu")}
+                 for k in ("wall", "best_val", "test", "epochs", "engine_wall", "driver_cpu", "worker_cpu",
+                           "worker_cpu_per_epoch", "driver_cpu_per_epoch")}
              for t, rs in runs[n].items() if rs}
         for t in ("ray_tune", "optuna"):
             s[t]["halving_wall_over_this"] = s["halving"]["wall"] / s[t]["wall"]

@@ -8,8 +8,13 @@ in a cache file for the next run (``_generated``).
 
 ``train(config)`` is a function trainable: each epoch is one pass of Adam
 over the training set in minibatches, followed by ``halving.report``. It uses
-as many torch threads as halving grants the trial (``halving.cpus()``). Run
-the bundled example with ``halving run cnn-mnist1d``, or a small tune with::
+as many torch threads as halving grants the trial (``halving.cpus()``), and
+the GPU when it was granted one (``gpus=`` in ``tune``, ``--gpus`` on the
+command line; ``halving.gpus()`` lists it), else the CPU. On a GPU it also
+reports a host copy of its state as ``checkpoint=``, so that a paused trial
+can leave the device to the trials training there and resume from it. Run
+the bundled example with ``halving run cnn-mnist1d`` (``--gpus 0.5`` puts two
+trials on each GPU), or a small tune with::
 
     python examples/cnn_mnist1d.py
 """
@@ -72,11 +77,24 @@ class Model(NamedTuple):
 _cache: dict[str, Data] = {}
 
 
-def load_data() -> Data:
+def device() -> Any:
+    """The GPU halving granted this trial (Ray set CUDA_VISIBLE_DEVICES to it, so it is
+    ``cuda``), else the CPU."""
+    torch = _torch()
+    return torch.device("cuda" if halving.gpus() and torch.cuda.is_available() else "cpu")
+
+
+def load_data(on: Any = None) -> Data:
     """MNIST-1D's 4000 training signals split 80/20 (stratified, always the same
     split) into train and validation, and its 1000 test signals. Made once per
     process and shared by its trials; generating it takes seconds, so the arrays
-    are also kept in a cache file (see ``_generated``) for the next process."""
+    are also kept in a cache file (see ``_generated``) for the next process.
+    ``on``: a torch device to copy it to (once)."""
+    if on is not None and str(on) != "cpu":
+        key = f"data-{on}"
+        if key not in _cache:
+            _cache[key] = Data(*(t.to(on) for t in load_data()))
+        return _cache[key]
     torch = _torch()
     if "data" not in _cache:
         d = _generated()
@@ -154,7 +172,7 @@ def fit_epoch(model: Model, data: Data, rng: np.random.Generator) -> float:
     torch = _torch()
     net, optimizer, batch_size = model
     net.train()
-    order = torch.from_numpy(rng.permutation(len(data.y_train)))
+    order = torch.from_numpy(rng.permutation(len(data.y_train))).to(data.y_train.device)
     total = 0.0
     for idx in order.split(batch_size):
         loss = torch.nn.functional.cross_entropy(net(data.X_train[idx]), data.y_train[idx])
@@ -166,6 +184,7 @@ def fit_epoch(model: Model, data: Data, rng: np.random.Generator) -> float:
 
 
 def evaluate(net: Any, data: Data) -> dict[str, float]:
+    """Accuracies on validation and test, on the device ``net`` and ``data`` are on."""
     torch = _torch()
     net.eval()
     with torch.no_grad():
@@ -174,18 +193,46 @@ def evaluate(net: Any, data: Data) -> dict[str, float]:
     return {"val_accuracy": val, "test_accuracy": test}
 
 
+def _to(obj: Any, where: Any) -> Any:
+    """Every tensor in nested dicts and lists (a state_dict) moved to ``where``."""
+    if hasattr(obj, "to") and hasattr(obj, "device"):
+        return obj.to(where)
+    if isinstance(obj, dict):
+        return {k: _to(v, where) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to(v, where) for v in obj)
+    return obj
+
+
 def train(config: dict) -> None:
     torch = _torch()
-    data = load_data()
+    on = device()
+    data = load_data(on)
     model = make_model(config)
+    model.net.to(on)
     rng = np.random.default_rng(config.get("seed", SEED))
+    saved = halving.checkpoint()  # set when a paused trial left the GPU and resumes here
+    if saved is not None:
+        model.net.load_state_dict(saved["net"])
+        model.optimizer.load_state_dict(saved["optimizer"])  # moved to the parameters' device
+        rng.bit_generator.state = saved["rng"]
     # No epoch count here: halving grants epochs, and ends the trial inside report().
     while True:
-        # Read every epoch: with cpus_per_rung, a trial gets more CPUs on higher rungs.
+        # Read every epoch: with cpus=[...], a trial gets more CPUs on higher rungs.
         if torch.get_num_threads() != halving.cpus():
             torch.set_num_threads(halving.cpus())
         train_loss = fit_epoch(model, data, rng)
-        halving.report(**evaluate(model.net, data), train_loss=train_loss, model=model.net)
+        metrics = evaluate(model.net, data)
+        if on.type == "cpu":
+            halving.report(**metrics, train_loss=train_loss, model=model.net)
+            continue
+        # The model and checkpoint in host memory: the driver may have no GPU, and a paused
+        # trial's checkpoint is what lets it leave the device.
+        host = {"net": _to(model.net.state_dict(), "cpu"), "optimizer": _to(model.optimizer.state_dict(), "cpu"),
+                "rng": rng.bit_generator.state}
+        cpu_net = make_model(config).net
+        cpu_net.load_state_dict(host["net"])
+        halving.report(**metrics, train_loss=train_loss, model=cpu_net, checkpoint=host)
 
 
 def main(trials: int = 27, max_epochs: int = 9, workers: int = 2, seed: int = 0) -> halving.Result:

@@ -6,7 +6,7 @@ from . import samplers, space
 from .result import Result, TrialState
 from .rundir import load
 from .simulation import simulate
-from .trainable import checkpoint, cpus, report
+from .trainable import checkpoint, cpus, gpus, report
 from .tuner import tune
 
 
@@ -18,5 +18,6 @@ def reuse_workers():  # noqa: ANN201 - a context manager
     return _reuse()
 
 
-__all__ = ["Result", "TrialState", "checkpoint", "cpus", "report", "samplers", "simulate", "space", "tune", "load", "reuse_workers"]
+__all__ = ["Result", "TrialState", "checkpoint", "cpus", "gpus", "report", "samplers", "simulate", "space", "tune", "load",
+           "reuse_workers"]
 __version__ = "0.1.0"

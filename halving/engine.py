@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol, Sequence
 import policies as P
 from policies import Action, Decision, Reason
 
-from .backends.protocol import Backend, Segment, Start
+from .backends.protocol import Backend, Moved, Segment, Start
 from .experiment import ExperimentSpec
 from .result import ReportTable, Result, TrialState
 from .samplers import Proposal
@@ -48,6 +48,8 @@ class Recorder(Protocol):
 
     def refused(self, trial: int, epoch: int, time: float) -> None: ...
 
+    def moved(self, trial: int, epoch: int, what: str, why: str, detail: dict, time: float) -> None: ...
+
     def flush(self) -> None: ...
 
 
@@ -69,6 +71,8 @@ class NullRecorder:
     def restarted(self, trial: int, epoch: int, info: dict, time: float) -> None: pass
 
     def refused(self, trial: int, epoch: int, time: float) -> None: pass
+
+    def moved(self, trial: int, epoch: int, what: str, why: str, detail: dict, time: float) -> None: pass
 
     def flush(self) -> None: pass
 
@@ -111,6 +115,9 @@ class Engine:
         self.sampler = spec.started_sampler(levels)
         self.observing = self.sampler.observes  # only a sampler that learns is told of reports
         self.holding: set[int] = set()  # the trials holding a grant: what a sampler sees as running
+        # What a trial asks of its worker from each epoch: its rung's resources (``spec.cpus``, ``gpus``...).
+        needs = spec.requests(len(levels))
+        self.need_at = [needs[min(r, len(needs) - 1)] for r in self.rung_at]
         self.trials: dict[int, TrialRecord] = {}
         self.decisions: list[Decision] = []
         self.promotions: list[Decision] = []  # paused trials the policy resumed, with its reason
@@ -136,6 +143,8 @@ class Engine:
             for event in backend.wait():
                 if type(event) is Segment:
                     handle(event)
+                elif type(event) is Moved:
+                    self.rec.moved(event.trial, event.epoch, event.what, event.why, event.detail, backend.now())
                 else:
                     self._restarted(event.trial, event.epoch, event.how, event.why)
             if progress is not None:
@@ -183,7 +192,7 @@ class Engine:
             start = record.trained
             assigned(trial, start, until, reason)
             rec.assigned(trial, start, until, reason, now)  # on disk before the work starts
-            how = backend.submit(trial, record.config, start, until, self.rung_at[start])
+            how = backend.submit(trial, record.config, start, until, self.need_at[start])
             if how is CHECKPOINT or how is SCRATCH:
                 self._restarted(trial, start, how)
         return None
@@ -345,7 +354,7 @@ class Engine:
         self.failed(trial, message)
         retries = self.spec.max_failures
         if seg.missing is None and record.failures <= retries and self.halted is None:
-            how = self.backend.submit(trial, record.config, epoch, record.granted, self.rung_at[epoch])
+            how = self.backend.submit(trial, record.config, epoch, record.granted, self.need_at[epoch])
             self._restarted(trial, epoch, how if how.restarted else Start.SCRATCH,
                             f"retry {record.failures} of {retries} after: {message.splitlines()[0][:200]}")
             return []
@@ -368,7 +377,7 @@ class Engine:
                 if until is None:
                     continue  # cut here: the STOP was applied already
                 self.assigned(trial, record.trained, until)
-                backend.extend(trial, until, self.rung_at[record.trained])
+                backend.extend(trial, until, self.need_at[record.trained])
                 continue
             was = record.state
             self.decided(d)
@@ -419,7 +428,7 @@ class Engine:
         for trial in self.running():
             record = self.trials[trial]
             start = record.trained
-            how = self.backend.submit(trial, record.config, start, record.granted, self.rung_at[start])
+            how = self.backend.submit(trial, record.config, start, record.granted, self.need_at[start])
             if how.restarted:
                 self._restarted(trial, start, how)
 

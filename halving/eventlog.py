@@ -56,6 +56,12 @@ decision             trial, epoch, action, until, reason (JSON)
 trial_failed         trial, epoch, payload (JSON: error, traceback)
 restarted            trial, epoch (restarted from), payload (JSON: how, why, detail)
 refused              trial, epoch (trained so far): the budget had no room for its grant
+moved                trial, epoch (trained so far), payload (JSON: what ("worker": to a worker
+                     holding more resources; "offload": a paused trial's state left a GPU
+                     worker's device; "kept": it could not; "spill": its idle worker was
+                     ended to make room for another shape, its state went to disk), why,
+                     and detail (worker shapes,
+                     the hook used)); informational: replay and resume read past it
 interrupted          payload (JSON string: why, e.g. "KeyboardInterrupt")
 experiment_finished  payload (JSON summary)
 ===================  ==================================================================
@@ -127,6 +133,7 @@ class EventKind(str, enum.Enum):
     TRIAL_FAILED = "trial_failed"
     RESTARTED = "restarted"
     REFUSED = "refused"
+    MOVED = "moved"
     INTERRUPTED = "interrupted"
     EXPERIMENT_FINISHED = "experiment_finished"
 
@@ -344,6 +351,11 @@ class EventLog:
 
     def refused(self, trial: int, epoch: int, time: float) -> None:
         self.add(EventKind.REFUSED, time, trial=trial, epoch=epoch)
+
+    def moved(self, trial: int, epoch: int, what: str, why: str, detail: dict, time: float) -> None:
+        """The backend moved the trial's state on its own (see the schema above)."""
+        self.add(EventKind.MOVED, time, trial=trial, epoch=epoch,
+                 payload=json_text({"what": what, "why": why, "detail": detail}))
 
     def interrupted(self, why: str, time: float) -> None:
         self.add(EventKind.INTERRUPTED, time, payload=json_text(why))

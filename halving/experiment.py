@@ -15,12 +15,16 @@ import dataclasses
 import importlib
 import inspect
 import json
+import math
+import numbers
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import policies as P
 
 from . import checks, samplers as S
+from .backends.protocol import Request
 from .errors import SpecError, SpecTypeError
 from .eventlog import json_text
 from .space import Space, load_space
@@ -183,7 +187,12 @@ class ExperimentSpec:
     max_failures: int = 0
     trial_timeout: float | None = None
     paused_in_memory: int = 64
-    cpus_per_rung: tuple[int, ...] | None = None
+    # Resources per trial: a number, or one per rung (a trial on rung k gets entry min(k, len-1)).
+    cpus: float | tuple[float, ...] | None = None  # None: one CPU, or a share when workers exceed CPUs
+    gpus: float | tuple[float, ...] = 0
+    resources: Mapping[str, float | tuple[float, ...]] = field(default_factory=dict)  # custom Ray resources
+    paused_on_device: int = 0  # paused trials a GPU worker keeps on its device; the rest are offloaded
+    cpus_per_rung: tuple[int, ...] | None = None  # deprecated alias of cpus (a list): always None once built
     lookahead: int = 1
     target: str | None = None
 
@@ -208,11 +217,12 @@ class ExperimentSpec:
             checks.count("max_failures", self.max_failures, low=0)
             checks.count("paused_in_memory", self.paused_in_memory, low=0)
             checks.count("lookahead", self.lookahead, low=0)
+            checks.count("paused_on_device", self.paused_on_device, low=0)
             checks.seconds("timeout", self.timeout)
             checks.seconds("trial_timeout", self.trial_timeout)
         except ValueError as exc:
             raise SpecError(str(exc)) from None
-        object.__setattr__(self, "cpus_per_rung", _check_ladder(self.cpus_per_rung))
+        self._resources_checked()
         if self.space is not None and not isinstance(self.space, Space):
             object.__setattr__(self, "space", _space(self.space))
         if self.space is None and self.trials is None:
@@ -262,6 +272,48 @@ class ExperimentSpec:
             raise SpecError(f"sampler {self.sampler.name!r}: {exc}") from None
         return sampler
 
+    def _resources_checked(self) -> None:
+        """Resource fields in their one form: numbers or tuples, custom names sorted."""
+        if self.cpus_per_rung is not None:
+            warnings.warn("cpus_per_rung is deprecated; pass cpus=[...] (a number or one per rung)",
+                          DeprecationWarning, stacklevel=4)
+            ladder = _check_ladder(self.cpus_per_rung)
+            if self.cpus is not None and _amounts("cpus", self.cpus) != ladder:
+                raise SpecError(f"cpus_per_rung={list(ladder)} and cpus={self.cpus!r} were both given; "
+                                "cpus_per_rung is the old name of cpus: give cpus alone")
+            object.__setattr__(self, "cpus", ladder if len(ladder) > 1 else ladder[0])
+            object.__setattr__(self, "cpus_per_rung", None)
+        if self.cpus is not None:
+            object.__setattr__(self, "cpus", _amount_form("cpus", self.cpus))
+        object.__setattr__(self, "gpus", _amount_form("gpus", self.gpus))
+        if not isinstance(self.resources, Mapping):
+            raise SpecTypeError(f"resources must be a dict of Ray resource names to amounts, such as "
+                                f"{{'accelerator_x': 1}}, but got resources={self.resources!r}")
+        custom = {}
+        for name in sorted(self.resources):
+            if not isinstance(name, str) or not name or name in ("CPU", "GPU", "memory", "object_store_memory"):
+                raise SpecError(f"resources: {name!r} is not a custom Ray resource name (CPUs and GPUs are "
+                                "cpus= and gpus=)")
+            custom[name] = _amount_form(f"resources[{name!r}]", self.resources[name])
+        object.__setattr__(self, "resources", custom)
+
+    def requests(self, rungs: int) -> list[Request]:
+        """What a trial asks for on each of ``rungs`` rungs (a list's last entry holds for the
+        rungs past it); a list longer than ``rungs`` is refused."""
+        fields = {"cpus": self.cpus, "gpus": self.gpus, **{f"resources[{k!r}]": v for k, v in self.resources.items()}}
+        for name, value in fields.items():
+            if isinstance(value, tuple) and len(value) > max(1, rungs):
+                raise SpecError(f"{name}={list(value)} has {len(value)} entries, one per rung, but policy "
+                                f"{self.policy.name!r} has {max(1, rungs)} rung{'s' * (max(1, rungs) > 1)} here "
+                                f"(max_epochs={self.max_epochs}); give at most {max(1, rungs)}")
+
+        def at(value: Any, k: int) -> Any:
+            return value[min(k, len(value) - 1)] if isinstance(value, tuple) else value
+
+        return [Request(cpus=None if self.cpus is None else float(at(self.cpus, k)), gpus=float(at(self.gpus, k)),
+                        custom=tuple((n, float(at(v, k))) for n, v in self.resources.items() if at(v, k) > 0))
+                for k in range(max(1, rungs))]
+
     def started_policy(self) -> P.Policy:
         """A fresh policy started for this experiment; a policy that refuses the
         experiment (``min_epochs`` past ``max_epochs``, say) is a ``SpecError`` here."""
@@ -272,6 +324,7 @@ class ExperimentSpec:
             raise SpecTypeError(str(exc)) from None
         except ValueError as exc:
             raise SpecError(str(exc)) from None
+        self.requests(len(getattr(policy, "levels", None) or ()))  # a per-rung list longer than its rungs
         return policy
 
     def replace(self, **changes: Any) -> ExperimentSpec:
@@ -291,8 +344,12 @@ class ExperimentSpec:
             elif f.name == "sampler":
                 out["sampler"], out["sampler_params"] = value.name, _plain(dict(value.params))
                 continue
-            elif f.name == "cpus_per_rung" and value is not None:
+            elif f.name == "cpus_per_rung":
+                continue  # an alias, mapped to cpus when the spec was built
+            elif isinstance(value, tuple):
                 value = list(value)
+            elif f.name == "resources":
+                value = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
             out[f.name] = value
         out["n_trials"] = self.n_trials
         return out
@@ -305,6 +362,9 @@ class ExperimentSpec:
         names = {f.name for f in dataclasses.fields(cls)} - {"policy", "sampler"}
         args = {k: v for k, v in data.items() if k in names and v is not None}
         args["trials"] = data.get("trials")  # None is meaningful: the whole grid
+        ladder = args.pop("cpus_per_rung", None)  # a log written before cpus= existed
+        if ladder is not None and "cpus" not in args:
+            args["cpus"] = ladder[0] if len(ladder) == 1 else ladder
         if args.get("space") is not None:
             args["space"] = Space.from_spec(args["space"])
         args["policy"] = PolicySpec(data["policy"], dict(data.get("policy_params") or {}))
@@ -343,6 +403,34 @@ def _check_ladder(ladder: Sequence[int] | None) -> tuple[int, ...] | None:
     if not steps or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in steps):
         raise SpecError(f"cpus_per_rung must be a list of positive ints such as [1, 2, 4], but got {ladder!r}")
     return steps
+
+
+def _amount_form(name: str, value: Any) -> float | tuple[float, ...]:
+    """A resource amount as a number, or a per-rung list of them as a tuple."""
+    amounts = _amounts(name, value)
+    return amounts if isinstance(value, (list, tuple)) else amounts[0]
+
+
+def _amounts(name: str, value: Any) -> tuple[float, ...]:
+    """Each amount checked: a finite number >= 0, and a whole number above 1 (Ray shares
+    only fractions of one unit)."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise SpecError(f"{name} must be a number or a non-empty per-rung list, but got {name}={value!r}")
+        items = tuple(value)
+    else:
+        items = (value,)
+    out = []
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise SpecTypeError(f"{name} must be a number or a list of numbers, one per rung, but got {name}={value!r}")
+        if not math.isfinite(v) or v < 0:
+            raise SpecError(f"{name} must be a finite amount >= 0, but got {name}={value!r}")
+        if v > 1 and v != int(v):
+            raise SpecError(f"{name}: an amount above 1 must be whole (Ray shares fractions of one unit only), "
+                            f"but got {v!r} in {name}={value!r}")
+        out.append(int(v) if v == int(v) else float(v))
+    return tuple(out)
 
 
 def _plain(value: Any) -> Any:

@@ -2,7 +2,8 @@
 
 scikit-learn's ``HalvingRandomSearchCV`` refits every surviving candidate from
 scratch at each rung, synchronously. ``HalvingSearchCV`` draws its candidates
-the same way (``ParameterSampler``: lists and scipy.stats distributions), then
+the same way (``ParameterSampler``: lists and scipy.stats distributions), or
+lets a model sampler (``sampler="tpe"``...) propose them as results come in, then
 trains them as halving trials on Ray: each candidate's estimator is trained one
 epoch at a time and *continues* across rungs (a promoted candidate resumes from
 the state it paused in), under any halving policy (ASHA by default).
@@ -66,7 +67,10 @@ import policies as P
 from . import space as hspace
 from .backends.ray_cluster import Capacity, SharedRef, connect
 from .eventlog import iter_events, read_events
+from .errors import SpecError
+from .experiment import ExperimentSpec, SamplerSpec
 from .result import Result, TrialState
+from .sklearn_space import ParamSpace
 from .tuner import tune
 
 __all__ = ["HalvingSearchCV"]
@@ -264,18 +268,38 @@ def _check_not_searched(resource: _Resource, candidates: list[dict]) -> None:
 
 
 @dataclass(frozen=True)
+class _Drawn:
+    """The candidates ``sampler="random"`` draws up front with ``ParameterSampler``: trial
+    ``i``'s config is ``{"candidate": i}``, the walk of a grid of their indices."""
+
+    candidates: list
+
+    @property
+    def space(self) -> dict:
+        return {"candidate": hspace.grid(list(range(len(self.candidates))))}
+
+    def params(self, config: dict) -> dict:
+        return self.candidates[config["candidate"]]
+
+    def listing(self, configs: dict[int, dict]) -> tuple[list[dict], dict[int, int]]:
+        """Every candidate drawn (a budget may leave some unstarted), and the trial of each."""
+        return self.candidates, {int(cfg["candidate"]): t for t, cfg in configs.items()}
+
+
+@dataclass(frozen=True)
 class _Spec:
     """Everything a worker needs, shipped once per worker with the trainable class.
 
-    ``data`` holds ``(X, y, splits)`` in Ray's object store: put there once per
-    fit, not pickled per trial. ``scorer`` returns a number, or a dict of them
+    ``source`` turns a trial's config into the candidate's parameters. ``data``
+    holds ``(X, y, splits)`` in Ray's object store: put there once per fit, not
+    pickled per trial. ``scorer`` returns a number, or a dict of them
     (multi-metric); ``rank_metric`` names the one the policy ranks by (None:
     the first).
     """
 
     key: str
     estimator: Any
-    candidates: list
+    source: _Drawn | ParamSpace
     data: SharedRef
     scorer: Any
     rank_metric: str | None
@@ -309,14 +333,15 @@ class _CandidateTrainable:
     """A halving class trainable: one candidate, one estimator per fold.
 
     ``HalvingSearchCV.fit`` subclasses it with the fit's ``spec``; the trial's
-    config is ``{"candidate": index}``.
+    config is ``{"candidate": index}`` into the candidates drawn up front, or a
+    config of the ``ParamSpace`` a model sampler proposes from.
     """
 
     spec: _Spec
 
     def setup(self, config: dict) -> None:
         spec = self.spec
-        self.params = spec.candidates[config["candidate"]]
+        self.params = spec.source.params(config)
         self.folds = _folds(spec)
         self.models = [_fresh(spec.estimator, self.params, spec.resource) for _ in self.folds]
         self.epoch = 0
@@ -392,8 +417,8 @@ def _fold_mean(report: dict, name: str, n_splits: int) -> float:
     return float(np.mean([report[f"split{k}_test_{name}"] for k in range(n_splits)]))
 
 
-def _candidates_of(result: Result, n: int) -> list[_Candidate]:
-    trial_of = {int(cfg["candidate"]): trial for trial, cfg in result.configs.items()}
+def _candidates_of(result: Result, trial_of: dict[int, int], n: int) -> list[_Candidate]:
+    """The ``n`` candidates as halving recorded them; ``trial_of``: candidate -> trial."""
     reports: dict[int, list[dict]] = {}
     for row in sorted(result.table().to_pylist(), key=lambda r: r["epoch"]):
         reports.setdefault(row["trial"], []).append(row)
@@ -531,10 +556,10 @@ class _Progress:
     reaches each rung (and at ``verbose>=2`` one per candidate that ends); with
     ``error_score="raise"``, a halt at the first failure."""
 
-    def __init__(self, verbose: int, halt_on_failure: bool, candidates: list[dict], resource: _Resource,
-                 max_epochs: int) -> None:
+    def __init__(self, verbose: int, halt_on_failure: bool, source: _Drawn | ParamSpace, n: int,
+                 resource: _Resource, max_epochs: int) -> None:
         self.verbose, self.halt_on_failure = verbose, halt_on_failure
-        self.candidates, self.resource, self.max_epochs = candidates, resource, max_epochs
+        self.source, self.n, self.resource, self.max_epochs = source, n, resource, max_epochs
         self.levels: list[int] | None = None
         self.ended: set[int] = set()
         self.t0 = time.perf_counter()
@@ -557,13 +582,13 @@ class _Progress:
             epoch = self.levels.pop(0)
             ended = sum(1 for r in trials.values() if r.state in _ENDED)
             print(f"[HalvingSearchCV] epoch {epoch} ({self.resource.describe()}={self.resource.amount(epoch)}) "
-                  f"reached after {time.perf_counter() - self.t0:.1f} s; {len(trials)} of {len(self.candidates)} "
+                  f"reached after {time.perf_counter() - self.t0:.1f} s; {len(trials)} of {self.n} "
                   f"candidates started, {ended} ended", flush=True)
 
     def _ended(self, trials: dict) -> None:
         for trial, record in trials.items():
             if record.state in _ENDED and trial not in self.ended:
-                self._line(trial, int(record.config["candidate"]), record.state, record.trained, record.last_value)
+                self._line(trial, record.config, record.state, record.trained, record.last_value)
 
     def finish(self, result: Result) -> None:
         """The candidates the policy ended only when the search finished (ASHA's paused ones)."""
@@ -573,13 +598,14 @@ class _Progress:
             if state in _ENDED and trial not in self.ended:
                 curve = result.reports.curve(trial)
                 epoch, value = curve[-1] if curve else (0, None)
-                self._line(trial, int(result.configs[trial]["candidate"]), state, epoch, value)
+                self._line(trial, result.configs[trial], state, epoch, value)
 
-    def _line(self, trial: int, c: int, state: TrialState, epoch: int, value: float | None) -> None:
+    def _line(self, trial: int, config: dict, state: TrialState, epoch: int, value: float | None) -> None:
+        # Candidate c is trial c: drawn ones are walked in order, proposed ones listed by trial.
         self.ended.add(trial)
         score = "-" if value is None else f"{value:.4f}"
-        params = ", ".join(f"{k}={_short(v)}" for k, v in self.candidates[c].items())
-        print(f"[HalvingSearchCV] candidate {c + 1}/{len(self.candidates)} {state.value} at epoch {epoch}: "
+        params = ", ".join(f"{k}={_short(v)}" for k, v in self.source.params(config).items())
+        print(f"[HalvingSearchCV] candidate {trial + 1}/{self.n} {state.value} at epoch {epoch}: "
               f"score={score}; {params}", flush=True)
 
 
@@ -621,7 +647,8 @@ class HalvingSearchCV(BaseSearchCV):
 
     The ``n_candidates`` parameter settings are drawn as scikit-learn's
     ``HalvingRandomSearchCV`` draws them (``ParameterSampler``, so the same
-    ``random_state`` gives the same candidates). Each candidate is a halving
+    ``random_state`` gives the same candidates), or, with a model ``sampler``
+    (``"tpe"``, ``"bohb"``), proposed as results come in. Each candidate is a halving
     trial, trained in a Ray worker: up to ``n_jobs`` at once. A Ray already
     initialised in this process is used as it is and left running. Otherwise the
     first ``fit`` starts a local one (or joins ``address``) and keeps it for
@@ -652,8 +679,20 @@ class HalvingSearchCV(BaseSearchCV):
         A halving policy name (``asha``, ``sha``, ``hyperband``, ``median``,
         ``bandit``, ``truncation``, ``asha-stop``, ``none``) or a policy object
         such as ``policies.ASHA(eta=3, min_epochs=1)`` (copied at each fit).
+    sampler : str or halving.samplers.Sampler, default="random"
+        What each candidate's parameters are, as in ``halving.tune``.
+        ``"random"``: all drawn up front with ``ParameterSampler`` (any
+        distribution with ``rvs``). ``"tpe"``, ``"bohb"`` or a ``Sampler``
+        object: proposed one by one as the earlier candidates report, from
+        ``param_distributions`` translated to a halving space; that takes lists
+        and the scipy.stats distributions ``uniform``, ``loguniform``
+        (``reciprocal``), ``randint`` and ``norm`` (anything else is a
+        ``TypeError`` at ``fit``, before anything runs). ``"grid"``: the grid of
+        one dict of lists, walked in order (the first ``n_candidates`` points).
+        ``cv_results_`` lists the candidates in the order they started.
     n_candidates : int, default=81
-        Parameter settings to draw (fewer when a grid of lists is smaller).
+        Parameter settings to draw or propose (fewer when a grid of lists is
+        smaller).
     max_epochs : int, default=27
         The most epochs any candidate trains (R). The rungs of ``asha``/``sha``
         are 1, 3, 9, 27 epochs with the default eta of 3.
@@ -728,6 +767,15 @@ class HalvingSearchCV(BaseSearchCV):
         later fits with the same address until the interpreter exits (the
         cluster keeps running). None: the Ray initialised in this process, else
         a local one kept for the process (see above).
+    cpus, gpus : number, list of numbers or None, default=None and 0
+        What each candidate's worker holds, as in ``halving.tune``: a number
+        (a fraction of a GPU shares it) or one per rung, so that candidates
+        on higher rungs get more. None CPUs: one (a share when more workers
+        than CPUs). A request no node of the cluster holds is refused before
+        any candidate trains.
+    resources : dict or None, default=None
+        Custom Ray resources per candidate, ``{"name": amount}`` (an amount
+        may be a per-rung list).
 
     Attributes
     ----------
@@ -783,6 +831,7 @@ class HalvingSearchCV(BaseSearchCV):
         param_distributions: Any,
         *,
         policy: Any = "asha",
+        sampler: Any = "random",
         n_candidates: int = 81,
         max_epochs: int = 27,
         resource: str = "auto",
@@ -797,11 +846,15 @@ class HalvingSearchCV(BaseSearchCV):
         budget: int | None = None,
         run_dir: Any = None,
         address: str | None = None,
+        cpus: Any = None,
+        gpus: Any = 0,
+        resources: dict | None = None,
     ) -> None:
         # No super().__init__: BaseSearchCV's would set joblib parameters this search has not.
         self.estimator = estimator
         self.param_distributions = param_distributions
         self.policy = policy
+        self.sampler = sampler
         self.n_candidates = n_candidates
         self.max_epochs = max_epochs
         self.resource = resource
@@ -816,6 +869,9 @@ class HalvingSearchCV(BaseSearchCV):
         self.budget = budget
         self.run_dir = run_dir
         self.address = address
+        self.cpus = cpus
+        self.gpus = gpus
+        self.resources = resources
 
     def fit(self, X: Any, y: Any = None) -> HalvingSearchCV:
         """Search the candidates on ``X, y`` and (``refit``) refit the best on all of it.
@@ -823,12 +879,10 @@ class HalvingSearchCV(BaseSearchCV):
         BaseSearchCV's own ``fit`` trains each candidate to the end on each fold;
         this one hands them to ``halving.tune`` and formats what it recorded.
         """
-        self._check_params()
+        sampler = self._check_params()
         rng = check_random_state(self.random_state)
         resource = _resolve_resource(self.estimator, self.resource, self.max_epochs)
-        # The same draws as HalvingRandomSearchCV's first iteration for the same random_state.
-        candidates = list(ParameterSampler(self.param_distributions, self.n_candidates, random_state=rng))
-        _check_not_searched(resource, candidates)
+        source, n_trials = self._source(sampler, resource, rng)
         scorer, rank_metric = self._scorers()
         X, y = indexable(X, y)
         splits = self._splits(X, y, rng)
@@ -838,11 +892,11 @@ class HalvingSearchCV(BaseSearchCV):
         run_dir = None
         try:
             with connect(self.address, keep=True) as cluster:
-                run_dir = self._new_run_dir(candidates)  # only once Ray answers: a bad address leaves no run dir
-                spec = _Spec(uuid.uuid4().hex, clone(self.estimator), candidates, SharedRef((X, y, splits)),
+                run_dir = self._new_run_dir()  # only once Ray answers: a bad address leaves no run dir
+                spec = _Spec(uuid.uuid4().hex, clone(self.estimator), source, SharedRef((X, y, splits)),
                              scorer, rank_metric, resource, classes)
-                result = self._tune(spec, seed, run_dir, self._n_workers(cluster))
-            self._record(result, candidates, resource, scorer, run_dir)
+                result = self._tune(spec, n_trials, seed, run_dir, self._n_workers(cluster))
+            self._record(result, source, resource, scorer, run_dir)
         finally:
             if run_dir is not None and self.run_dir is None:
                 shutil.rmtree(run_dir, ignore_errors=True)
@@ -850,7 +904,8 @@ class HalvingSearchCV(BaseSearchCV):
             self._refit(X, y, resource, classes)
         return self
 
-    def _check_params(self) -> None:
+    def _check_params(self) -> SamplerSpec:
+        """Refuse bad settings before anything runs; the sampler as the experiment has it."""
         _positive_int("n_candidates", self.n_candidates)
         _positive_int("max_epochs", self.max_epochs)
         _positive_int("workers", self.workers, allow_none=True)
@@ -873,6 +928,31 @@ class HalvingSearchCV(BaseSearchCV):
             raise ValueError(f"policy must be a policy name or a policies.Policy, but got policy={self.policy!r}")
         if not hasattr(self.estimator, "fit"):
             raise ValueError(f"estimator must be a scikit-learn estimator, but got estimator={self.estimator!r}")
+        return SamplerSpec.of(self.sampler)
+
+    def _source(self, sampler: SamplerSpec, resource: _Resource,
+                rng: np.random.RandomState) -> tuple[_Drawn | ParamSpace, int | None]:
+        """Where the candidates come from, and the trials to run (None: every drawn one).
+
+        ``random``: drawn now, as HalvingRandomSearchCV's first iteration draws them for the
+        same random_state. Any other sampler proposes from ``param_distributions`` translated
+        to a halving space, refused here (with the sampler's own objections to the space)
+        when it cannot be."""
+        if sampler.name == "random":
+            candidates = list(ParameterSampler(self.param_distributions, self.n_candidates, random_state=rng))
+            _check_not_searched(resource, candidates)
+            return _Drawn(candidates), None
+        ParameterSampler(self.param_distributions, self.n_candidates)  # scikit-learn's checks and errors
+        source = ParamSpace.of(self.param_distributions, sampler.name)
+        if sampler.name == "grid" and len(source.dicts) > 1:
+            raise SpecError(f"sampler='grid' walks one grid, but param_distributions is a list of "
+                            f"{len(source.dicts)} dicts; give one dict, or search each grid in its own fit")
+        _check_not_searched(resource, [{p.name: None for p in row} for row in source.dicts])
+        # All lists: no more trials than different candidates, as ParameterSampler draws.
+        n_trials = min(self.n_candidates, source.n_distinct or self.n_candidates)
+        ExperimentSpec(metric="score", mode="max", max_epochs=self.max_epochs, space=source.space, sampler=sampler,
+                       trials=n_trials)
+        return source, n_trials
 
     def _scorers(self) -> tuple[Any, str | None]:
         """The scorer the workers call (a dict-valued one for several metrics), and the
@@ -907,47 +987,53 @@ class HalvingSearchCV(BaseSearchCV):
         cv = check_cv(self.cv, y, classifier=classifier)
         return [(np.asarray(a), np.asarray(b)) for a, b in cv.split(X, y)]
 
-    def _new_run_dir(self, candidates: list[dict]) -> Path:
+    def _new_run_dir(self) -> Path:
         if self.run_dir is None:
-            run_dir = Path(tempfile.mkdtemp(prefix="halving-sklearn-"))
-        else:
-            parent = Path(self.run_dir)
-            parent.mkdir(parents=True, exist_ok=True)
-            run_dir = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=parent))
-        (run_dir / "candidates.json").write_text(
-            json.dumps([{k: repr(v) for k, v in c.items()} for c in candidates], indent=1))
-        return run_dir
+            return Path(tempfile.mkdtemp(prefix="halving-sklearn-"))
+        parent = Path(self.run_dir)
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=parent))
 
-    def _tune(self, spec: _Spec, seed: int, run_dir: Path, workers: int | None) -> Result:
+    def _tune(self, spec: _Spec, n_trials: int | None, seed: int, run_dir: Path, workers: int | None) -> Result:
         # A class of this fit only: cloudpickle ships it (and the spec) by value to the workers.
         trainable = type("HalvingSearchTrainable", (_CandidateTrainable,), {"spec": spec, "__module__": __name__})
         policy = self.policy if isinstance(self.policy, str) else copy.deepcopy(self.policy)
         progress = None
+        drawn = isinstance(spec.source, _Drawn)
+        n = len(spec.source.candidates) if drawn else n_trials
         if self.verbose or self.error_score == "raise":
-            progress = _Progress(int(self.verbose), self.error_score == "raise", spec.candidates, spec.resource,
+            progress = _Progress(int(self.verbose), self.error_score == "raise", spec.source, n, spec.resource,
                                  self.max_epochs)
         if self.verbose:
-            print(f"[HalvingSearchCV] {len(spec.candidates)} candidates, {self.n_splits_} fold(s) each, policy "
+            print(f"[HalvingSearchCV] {n} candidates{'' if drawn else f' proposed by {self.sampler!r}'}, "
+                  f"{self.n_splits_} fold(s) each, policy "
                   f"{getattr(policy, 'name', policy)}, up to {self.max_epochs} epochs of {spec.resource.describe()}"
                   f", {workers or 'all CPUs'} at once", flush=True)
         t0 = time.perf_counter()
-        result = tune(trainable, {"candidate": hspace.grid(list(range(len(spec.candidates))))}, metric="score",
-                      mode="max", policy=policy, max_epochs=self.max_epochs, trials=None, budget=self.budget,
-                      workers=workers, seed=seed, run_dir=run_dir, progress=progress)
+        # Drawn candidates are a grid of their indices, walked in order (tune's default sampler
+        # with trials=None); otherwise the sampler proposes configs of the translated space.
+        result = tune(trainable, spec.source.space, metric="score", mode="max", policy=policy,
+                      sampler=None if drawn else self.sampler, max_epochs=self.max_epochs, trials=n_trials,
+                      budget=self.budget, workers=workers, seed=seed, run_dir=run_dir, progress=progress,
+                      cpus=self.cpus, gpus=self.gpus, resources=self.resources)
+        candidates, trial_of = spec.source.listing(result.configs)
+        (run_dir / "candidates.json").write_text(
+            json.dumps([{k: repr(v) for k, v in c.items()} for c in candidates], indent=1))
         if progress is not None:
             progress.finish(result)
         if self.error_score == "raise" and result.n_failed:
-            _raise_failure(run_dir, {t: int(c["candidate"]) for t, c in result.configs.items()}, spec.candidates)
+            _raise_failure(run_dir, {t: c for c, t in trial_of.items()}, candidates)
         if self.verbose:
             print(f"[HalvingSearchCV] done in {time.perf_counter() - t0:.1f} s: {result.n_completed} completed, "
                   f"{result.n_stopped} stopped early, {result.n_failed} failed; {result.epochs_used} epochs "
                   f"trained", flush=True)
         return result
 
-    def _record(self, result: Result, candidates: list[dict], resource: _Resource, scorer: Any,
+    def _record(self, result: Result, source: _Drawn | ParamSpace, resource: _Resource, scorer: Any,
                 run_dir: Path) -> None:
         """cv_results_ and the best candidate, by BaseSearchCV from halving's reports."""
-        cands = _candidates_of(result, len(candidates))
+        candidates, trial_of = source.listing(result.configs)
+        cands = _candidates_of(result, trial_of, len(candidates))
         _check_failures(cands, candidates, self.error_score)
         names, multi = _metric_names(cands)
         if multi and callable(self.scoring):
@@ -966,13 +1052,13 @@ class HalvingSearchCV(BaseSearchCV):
         self.scorer_ = scorer._scorers if isinstance(scorer, _MultimetricScorer) else scorer
         self.resource_ = resource.describe()
         self.max_resources_ = resource.amount(self.max_epochs)
-        self._record_best(result, results, multi)
+        self._record_best(result, results, multi, trial_of)
         self._record_schedule(result, results, rungs, resource)
         kept = self.run_dir is not None
         self.run_dir_ = str(run_dir) if kept else None
         self.result_ = result if kept else dataclasses.replace(result, run_dir=None, model_path=None)
 
-    def _record_best(self, result: Result, results: dict, multi: bool) -> None:
+    def _record_best(self, result: Result, results: dict, multi: bool, trial_of: dict[int, int]) -> None:
         """best_index_, best_params_, best_score_ as BaseSearchCV sets them."""
         self.best_trial_estimator_ = None
         if not (self.refit or not multi):
@@ -982,8 +1068,7 @@ class HalvingSearchCV(BaseSearchCV):
         self.best_params_ = results["params"][self.best_index_]
         if not callable(self.refit):
             self.best_score_ = float(results[f"mean_test_{refit_metric}"][self.best_index_])
-        best = result.configs.get(result.best_trial) if result.best_trial is not None else None
-        if best is not None and int(best["candidate"]) == self.best_index_:
+        if result.best_trial is not None and trial_of.get(self.best_index_) == result.best_trial:
             self.best_trial_estimator_ = result.best_model
 
     def _record_schedule(self, result: Result, results: dict, rungs: list[int], resource: _Resource) -> None:

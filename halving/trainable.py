@@ -1,5 +1,5 @@
-"""The user's side: ``halving.report``, ``halving.cpus``, and the runners that
-drive a trainable one granted stretch of epochs at a time.
+"""The user's side: ``halving.report``, ``halving.cpus``, ``halving.gpus``, and the
+runners that drive a trainable one granted stretch of epochs at a time.
 
 Two trainable forms:
 
@@ -8,7 +8,16 @@ Two trainable forms:
   own; ``report`` blocks when the granted epochs are used up, so a paused
   trial costs only memory, and resumes exactly where it was when promoted.
 * a class with ``setup(config)``, ``train_epoch() -> dict`` and optionally
-  ``save()``, ``restore(state)`` and ``model()``.
+  ``save()``, ``restore(state)``, ``model()``, and ``offload()``/``reload()``.
+
+On a GPU worker, a paused trial's state leaves the device (so that the trials
+training there have it) by the first of: the class's ``offload()`` hook (move
+tensors to host memory; ``reload()`` moves them back before it trains again),
+its ``save()`` (the object is dropped; ``setup`` and ``restore`` rebuild it on
+resumption, so ``save()`` should return host data, e.g. a ``state_dict`` moved
+to CPU), or a function's last ``report(checkpoint=...)`` (its thread ends; it
+starts again from that checkpoint, read with ``halving.checkpoint()``). A
+trial with none of these keeps its device memory while paused, and the log says so.
 """
 
 from __future__ import annotations
@@ -24,7 +33,13 @@ from typing import Any, Callable
 from .errors import UserTypeError
 from .scripts import keep_capturing
 
-__all__ = ["report", "cpus", "checkpoint", "make_runner", "TrialStopped", "describe_trainable"]
+__all__ = ["report", "cpus", "gpus", "checkpoint", "make_runner", "TrialStopped", "describe_trainable",
+           "CPUS_ENV", "GPUS_ENV"]
+
+# Set in a worker's environment for the trial it trains (a script reads them): the CPUs
+# granted, and the GPU ids Ray assigned (comma-separated, as in CUDA_VISIBLE_DEVICES).
+CPUS_ENV = "HALVING_CPUS"
+GPUS_ENV = "HALVING_GPUS"
 
 _local = threading.local()
 
@@ -65,6 +80,18 @@ def cpus() -> int:
     if runner is None:
         return os.cpu_count() or 1
     return runner.cpus
+
+
+def gpus() -> list[str]:
+    """The ids of the GPUs Ray assigned to the current trial's worker (empty: none), as
+    ``CUDA_VISIBLE_DEVICES`` lists them; Ray sets that variable for the worker, so
+    ``torch.device("cuda")`` is the first of them. A trial asking for a fraction of a GPU
+    shares that GPU with others. Outside halving: the ids in ``CUDA_VISIBLE_DEVICES``, if set."""
+    runner = getattr(_local, "runner", None)
+    if runner is None:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+        return [g for g in visible.split(",") if g.strip()]
+    return list(runner.gpus)
 
 
 def checkpoint() -> Any:
@@ -109,6 +136,7 @@ class FunctionRunner:
         self.fn = fn
         self.config = config
         self.cpus = cpus
+        self.gpus: list[str] = []  # set by the worker
         self.restored = restored
         self.model: Any = None
         self.checkpoint: Any = None
@@ -186,6 +214,12 @@ class FunctionRunner:
             out, self._out = self._out, _Epochs()
             return self.epoch - len(out.metrics), out
 
+    def can_save(self) -> bool:
+        return self.checkpoint is not None
+
+    def offload(self) -> str | None:
+        return None  # a function's state leaves a device only through its checkpoint
+
     def save(self) -> Any:
         if self.checkpoint is None:
             raise NotImplementedError("a function trainable can move workers only if it reports checkpoint=...")
@@ -199,8 +233,10 @@ class ClassRunner:
         self.check_model: Callable[[Any], None] | None = None  # set by the worker: checked after epoch 1
         self.stop_if: Callable[[dict], bool] | None = None  # set by the worker: a report that ends the trial
         self.cpus = cpus
+        self.gpus: list[str] = []  # set by the worker
         self.config = config
         self.epoch = 0
+        self.off_device = False  # its offload() hook ran: reload() before it trains again
         self.obj = cls()
         self.restored = None
         self.current = _Epochs()
@@ -223,10 +259,28 @@ class ClassRunner:
         fn = getattr(self.obj, "model", None)
         return fn() if callable(fn) else None
 
+    def offload(self) -> str | None:
+        """Run the object's ``offload()`` hook, if it has one: which hook ran, or None."""
+        fn = getattr(self.obj, "offload", None)
+        if not callable(fn):
+            return None
+        _local.runner = self
+        try:
+            fn()
+        finally:
+            _local.runner = None
+        self.off_device = True
+        return "offload()"
+
     def advance(self, until: int) -> _Epochs:
         out = self.current = _Epochs()
         _local.runner = self
         try:
+            if self.off_device:
+                self.off_device = False
+                fn = getattr(self.obj, "reload", None)
+                if callable(fn):
+                    fn()
             while self.epoch < until:
                 metrics = self.obj.train_epoch()
                 if not isinstance(metrics, dict):
@@ -252,6 +306,10 @@ class ClassRunner:
     def partial(self) -> tuple[int, _Epochs]:
         out = self.current
         return self.epoch - len(out.metrics), out
+
+    def can_save(self) -> bool:
+        """Does ``save()`` give a state apart from the object (so dropping it frees its memory)?"""
+        return callable(getattr(self.obj, "save", None))
 
     def save(self) -> Any:
         fn = getattr(self.obj, "save", None)

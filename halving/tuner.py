@@ -63,6 +63,10 @@ def tune(
     resume: bool = False,
     max_failures: int = 0,
     trial_timeout: float | None = None,
+    cpus: float | Sequence[float] | None = None,
+    gpus: float | Sequence[float] = 0,
+    resources: dict[str, float | Sequence[float]] | None = None,
+    paused_on_device: int = 0,
     cpus_per_rung: Sequence[int] | None = None,
     paused_in_memory: int = 64,
     progress: Callable[[Engine], None] | None = None,
@@ -87,9 +91,18 @@ def tune(
     starts a local Ray and keeps it, with its workers idle, for the next
     ``tune()`` of the process (shut down at exit, or by ``ray.shutdown()``;
     an already initialised Ray is used as it is); ``"auto"`` or ``"ray://..."`` joins a cluster and
-    leaves it running. ``cpus_per_rung`` gives trials on higher rungs more
-    CPUs, e.g. ``[1, 2, 4]``; the trainable reads its count with
-    ``halving.cpus()``. A trial that raises is retried up to
+    leaves it running. ``cpus``, ``gpus`` and ``resources`` (custom Ray
+    resources, ``{"name": amount}``) are what each trial's worker holds: a
+    number, or one per rung (``gpus=[0.25, 0.5, 1]``: survivors on higher rungs
+    get more; the last entry holds for the rungs past it). A fraction of a GPU
+    shares it. ``cpus=None`` gives one CPU (a share when ``workers`` exceeds
+    the CPUs). The trainable reads its CPUs with ``halving.cpus()`` and its
+    GPU ids with ``halving.gpus()``. A request no node can hold is refused
+    before any trial starts; at most as many trials train at once as the
+    cluster holds. On a GPU worker at most ``paused_on_device`` paused trials
+    keep their state on the device; the others are moved off it (see
+    ``halving.trainable``). ``cpus_per_rung`` is the deprecated name of a
+    ``cpus`` list. A trial that raises is retried up to
     ``max_failures`` times (from its checkpoint on disk where it has one,
     else from scratch); one
     that trains longer than ``trial_timeout`` seconds in all is stopped.
@@ -116,8 +129,10 @@ def tune(
     _check_keywords(policy, policy_params)
     spec = ExperimentSpec(
         space=space, metric=metric, mode=mode, policy=PolicySpec.of(policy, policy_params, seed=seed),
-        sampler=None if sampler is None else SamplerSpec.of(sampler), max_epochs=max_epochs, trials=trials, budget=budget, workers=workers, timeout=timeout, seed=seed,
+        sampler=None if sampler is None else SamplerSpec.of(sampler), max_epochs=max_epochs, trials=trials,
+        budget=budget, workers=workers, timeout=timeout, seed=seed,
         max_failures=max_failures, trial_timeout=trial_timeout, paused_in_memory=paused_in_memory,
+        cpus=cpus, gpus=gpus, resources=resources or {}, paused_on_device=paused_on_device,
         cpus_per_rung=cpus_per_rung, lookahead=lookahead, target=target_name(trainable))
     return run_experiment(spec, trainable, run_dir=run_dir, resume=resume, address=address, progress=progress,
                           kind=kind)
@@ -130,9 +145,12 @@ def _check_keywords(policy: Any, policy_params: dict) -> None:
     unknown = sorted(set(policy_params) - takes)
     if unknown:
         settings = [p for p in inspect.signature(tune).parameters if p not in ("trainable", "policy_params")]
+        # Another tool's name for one of ours (Ray Tune's gpus_per_trial, say) contains ours.
+        near = [s for s in settings if s in unknown[0].split("_")]
+        hint = f"; did you mean {near[0]}=?" if near else ""
         raise SpecTypeError(f"tune() got an unexpected keyword argument {unknown[0]!r}: it is neither a setting of "
                             f"tune() ({', '.join(settings)}) nor a parameter of policy {policy!r} "
-                            f"({', '.join(sorted(takes)) or 'none'})")
+                            f"({', '.join(sorted(takes)) or 'none'}){hint}")
 
 
 def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.PathLike | None, resume: bool,

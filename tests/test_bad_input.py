@@ -43,7 +43,8 @@ CASES = [
     ({"policy": "bandit", "slack_factor": -1.0}, ValueError, "slack_factor=-1.0"),
     ({"policy": "bogus"}, ValueError, "unknown policy 'bogus'"),
     ({"policy": "asha", "grace": 3}, TypeError, "unexpected keyword argument 'grace'"),
-    ({"gpus_per_trial": 1}, TypeError, "neither a setting of tune() (space, metric, mode, policy, max_epochs"),
+    ({"gpus_per_trial": 1}, TypeError, "neither a setting of tune() (space, metric, mode, policy, sampler, max_epochs"),
+    ({"gpus_per_trial": 1}, TypeError, "did you mean gpus=?"),
     ({"gpus_per_trial": 1}, TypeError, "nor a parameter of policy 'asha' (eta, min_epochs)"),
     ({"policy": "median", "evaluation_interval": 0}, ValueError, "evaluation_interval must be >= 1"),
     # budgets and run settings

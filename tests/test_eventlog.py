@@ -105,7 +105,7 @@ def test_each_session_writes_its_own_stream(tmp_path):
 def test_event_kinds_are_one_enum_and_the_docstring_documents_each():
     assert [k.value for k in EventKind] == [
         "experiment_started", "session_started", "trial_created", "assigned", "report", "removed", "decision",
-        "trial_failed", "restarted", "refused", "interrupted", "experiment_finished"]
+        "trial_failed", "restarted", "refused", "moved", "interrupted", "experiment_finished"]
     table = eventlog.__doc__.split("kind                 columns")[1]
     documented = [line.split()[0] for line in table.splitlines() if line and not line.startswith((" ", "="))]
     assert documented == [k.value for k in EventKind]
@@ -118,6 +118,7 @@ def test_every_writer_method_writes_its_kind_and_the_reader_reads_it_back(tmp_pa
     log.failed(1, 1, "boom", "Traceback ...", 7.0)
     log.restarted(1, 1, {"how": "scratch", "why": "its worker died", "detail": "retraining"}, 7.5)
     log.refused(2, 0, 8.0)
+    log.moved(0, 3, "offload", "paused on a GPU worker", {"worker": 1, "hook": "save()"}, 8.2)
     log.interrupted("KeyboardInterrupt", 8.5)
     log.session_started({"session": 0}, 8.6)
     log.experiment_finished({"best": 0}, 9.0)
@@ -128,6 +129,8 @@ def test_every_writer_method_writes_its_kind_and_the_reader_reads_it_back(tmp_pa
     assert json.loads(by_kind[EventKind.RESTARTED]["payload"])["how"] == "scratch"
     assert by_kind["restarted"]["trial"] == 1 and by_kind["restarted"]["epoch"] == 1
     assert (by_kind["refused"]["trial"], by_kind["refused"]["epoch"]) == (2, 0)
+    assert json.loads(by_kind["moved"]["payload"]) == {"what": "offload", "why": "paused on a GPU worker",
+                                                       "detail": {"worker": 1, "hook": "save()"}}
     assert json.loads(by_kind["interrupted"]["payload"]) == "KeyboardInterrupt"
 
 

@@ -515,7 +515,8 @@ HYPERBAND_RECORDED = [
 
 
 def _decisions_digest(decisions) -> str:
-    rows = [(d.trial, d.epoch, d.action.value, tuple(d.reason), d.until) for d in decisions]
+    # The reason's fields as they were when the digests were recorded (later fields are appended).
+    rows = [(d.trial, d.epoch, d.action.value, tuple(d.reason)[:7], d.until) for d in decisions]
     return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 

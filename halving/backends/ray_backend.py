@@ -9,11 +9,20 @@ state moves through the object store; otherwise the promotion waits for its
 home worker. Nothing is retrained from scratch unless its state was lost with
 a dead worker or driver, and then the log says so.
 
-Workers are sized in CPUs. By default each has one CPU (a fraction when more
-workers than CPUs are asked for). With a CPU ladder (``cpus_per_rung``), a
-trial on a higher rung runs on a worker created with more CPUs: idle workers
-of another size are retired (their paused trials spilled to checkpoints) to
-make room, so Ray's resource accounting always matches what runs.
+Workers are sized by what trials ask for (``Request``: CPUs, GPUs, custom Ray
+resources, per rung). By default each has one CPU (a fraction when more
+workers than CPUs are asked for). A trial trains only on a worker holding at
+least what its rung asks for: promoted to a rung that asks for more, it moves
+to a worker created with more (warm where its state can travel, else from
+scratch, and the log says which); idle workers of another shape are retired
+(their paused trials spilled to checkpoints) to make room, so Ray's resource
+accounting always matches what runs. A request no node can hold is refused
+when the backend starts, before any trial.
+
+On a GPU worker a paused trial's state is moved off the device (its
+``offload()`` hook, else ``save()``, or a function's ``checkpoint=``) once more
+than ``paused_on_device`` paused trials hold it, so that the trials training
+there have the device; the log records each move and why.
 """
 
 from __future__ import annotations
@@ -27,9 +36,10 @@ import ray
 from ray import cloudpickle
 
 from .checkpoints import CheckpointStore
-from .protocol import Event, Restarted, Segment, Start
+from .protocol import Event, Moved, Request, Restarted, Segment, Start
 from .ray_cluster import capacity
 from .ray_faults import WORKER_GONE, FaultHandling
+from .ray_placement import check_feasible, count_fitting, covers, fits_now, shape_of
 from .ray_workers import Slot, WorkerPool
 
 __all__ = ["RayBackend"]
@@ -39,7 +49,7 @@ class _Job:
     trial: int
     start: int | None  # None: extend, from where the trial's last call ended
     until: int
-    cpus: int
+    shape: Request  # the worker it needs: at least this much of every resource
     restored: Any = None
 
 
@@ -49,8 +59,10 @@ class Settings(Protocol):
     metric: str
     lookahead: int
     paused_in_memory: int
+    paused_on_device: int
     trial_timeout: float | None
-    cpus_per_rung: tuple[int, ...] | None
+
+    def requests(self, rungs: int) -> list[Request]: ...
 
 
 class RayBackend(FaultHandling):
@@ -64,21 +76,30 @@ class RayBackend(FaultHandling):
         # starts the next as soon as the current returns, without waiting for the driver.
         self.depth = 1 + spec.lookahead
         self.class_trainable = class_trainable
-        self.ladder = spec.cpus_per_rung
         self.store = checkpoints or CheckpointStore(None)
         self.max_paused = spec.paused_in_memory
         self.max_worker_deaths = max_worker_deaths
         self.trial_timeout = spec.trial_timeout
         self.spent: dict[int, float] = {}  # trial -> seconds its calls took so far
+        self.max_on_device = spec.paused_on_device
         cluster = capacity()
         self.nodes = set(cluster.alive)  # ids of the nodes alive at the last look
+        self.node_resources = dict(cluster.nodes)  # node id -> its resources
         self.capacity = cluster.cpus or 1.0
         self.max_node_cpus = cluster.max_node_cpus or 1.0
         # More workers than CPUs: each gets a share, so that all of them can be placed.
         self.base_cpus = 1.0 if workers <= self.capacity else self.capacity / workers
+        # Every rung's request (a per-rung list's entries all appear by its length) must fit on
+        # some node: refused here, before the first trial, rather than waiting for good.
+        needs = spec.requests(max([len(v) for v in _per_rung(spec)], default=1))
+        check_feasible(needs, self.base_cpus, list(self.node_resources.values()))
+        self.first_shape = shape_of(needs[0], self.base_cpus)
+        # Concurrency: `workers`, and no more first-rung trials than the cluster holds at once.
+        fitting = count_fitting(self.first_shape, list(self.node_resources.values()))
+        self.workers = workers if fitting is None else max(1, min(workers, fitting))
         self.pool = WorkerPool(trainable, spec.metric)
         self.slots = self.pool.slots  # the same dict: placement reads it on every call
-        self.pool.start(workers, self.base_cpus)
+        self.pool.start(self.workers, self.first_shape)
         self.home: dict[int, int] = {}  # trial -> slot holding its state
         self.configs: dict[int, dict] = {}
         self.epoch: dict[int, int] = {}  # trial -> epoch its last call will end at
@@ -93,6 +114,9 @@ class RayBackend(FaultHandling):
         self.warm_promotions = 0
         self.migrations = 0
         self.checkpointed: set[int] = set()  # function trials that reported checkpoint=
+        self.resized = 0  # trials moved to a worker holding more resources
+        self.moves: list[Moved] = []  # moves to report to the engine (it logs them)
+        self.offloading: dict[Any, tuple[int, int, int]] = {}  # offload call ref -> (trial, slot, epoch)
 
     def ready(self) -> None:
         """Wait for the workers to load the trainable (they start in the constructor, so the
@@ -102,7 +126,8 @@ class RayBackend(FaultHandling):
     def stats(self) -> dict:
         """What the backend did, for ``Result.backend_stats``."""
         return {"round_trips": self.round_trips, "warm_promotions": self.warm_promotions,
-                "migrations": self.migrations, "spilled": self.store.spilled, "workers": self.workers}
+                "migrations": self.migrations, "resized": self.resized, "spilled": self.store.spilled,
+                "workers": self.workers}
 
     # --- the engine's Backend protocol ------------------------------------
     def free_slots(self) -> int:
@@ -114,13 +139,14 @@ class RayBackend(FaultHandling):
     def now(self) -> float:
         return time.time()
 
-    def submit(self, trial: int, config: dict, start: int, until: int, rung: int = 0) -> Start:
+    def submit(self, trial: int, config: dict, start: int, until: int, need: Request = Request()) -> Start:
         self.active.add(trial)
         self.configs[trial] = config
-        job = _Job(trial, start, until, self._cpus(rung))
+        job = _Job(trial, start, until, shape_of(need, self.base_cpus))
         home = self.home.get(trial)
         if home is not None:
             self.slots[home].paused.pop(trial, None)
+            self.slots[home].on_device.pop(trial, None)
             return Start.MOVED if self._place(job) else Start.WARM
         how = Start.NEW
         if start > 0:
@@ -131,8 +157,8 @@ class RayBackend(FaultHandling):
         self._place(job)
         return how
 
-    def extend(self, trial: int, until: int, rung: int = 0) -> None:
-        self._place(_Job(trial, None, until, self._cpus(rung)))
+    def extend(self, trial: int, until: int, need: Request = Request()) -> None:
+        self._place(_Job(trial, None, until, shape_of(need, self.base_cpus)))
 
     def release(self, trial: int, keep: bool) -> None:
         self.active.discard(trial)
@@ -143,6 +169,7 @@ class RayBackend(FaultHandling):
                 slot = self.slots.get(home)
                 if slot is not None:
                     slot.paused.pop(trial, None)
+                    slot.on_device.pop(trial, None)
                     # No call of its own: the worker lets go of it before its next assignment
                     # (a stopped trial holds only memory meanwhile; reset/kill end it anyway).
                     slot.drops.append(trial)
@@ -151,7 +178,11 @@ class RayBackend(FaultHandling):
             self.configs.pop(trial, None)
             return
         if home is not None:
-            self.slots[home].paused[trial] = None
+            slot = self.slots[home]
+            slot.paused[trial] = None
+            if slot.shape.gpus > 0:
+                slot.on_device[trial] = None
+                self._bound_device(home)
             self._bound_memory(home)
 
     def wait(self) -> list[Event]:
@@ -166,6 +197,11 @@ class RayBackend(FaultHandling):
             if self.restarts:
                 out.extend(self.restarts)
                 self.restarts = []
+            if self.offloading:
+                self._offloaded()
+            if self.moves:
+                out.extend(self.moves)
+                self.moves = []
             if out:
                 self._pump()
                 return out
@@ -198,13 +234,6 @@ class RayBackend(FaultHandling):
         return seg
 
     # --- placement -----------------------------------------------------------
-    def _cpus(self, rung: int) -> float:
-        """CPUs for a trial on rung k: ``cpus_per_rung[min(k, len - 1)]``, at most a node's."""
-        if self.ladder is None:
-            return self.base_cpus
-        want = min(self.ladder[min(rung, len(self.ladder) - 1)], self.max_node_cpus)
-        return self.base_cpus if want <= 1 else min(float(want), self.capacity)
-
     def _movable(self, trial: int, index: int) -> bool:
         """Can the trial's state leave its worker? Known from its last segment: no remote call."""
         return self.class_trainable or trial in self.checkpointed
@@ -216,58 +245,90 @@ class RayBackend(FaultHandling):
         home = self.home.get(trial)
         if home is not None:
             slot = self.slots[home]
-            fits = slot.cpus == job.cpus
+            fits = covers(slot.shape, job.shape)
             if fits and self._room(slot) and not slot.queue:
                 self.warm_promotions += job.start is not None
                 self._call(home, job)
                 return False
-            if not self._movable(trial, home) or (fits and self.depth > 1):
-                # Its state lives in a thread on its home: wait there (at the home's size). A trial
-                # that could move waits too when other work is queued on every worker anyway.
+            if fits and (not self._movable(trial, home) or self.depth > 1):
+                # Its state lives in a thread on its home: wait there. A trial that could move
+                # waits too when other work is queued on every worker anyway.
                 slot.queue.append(job)
                 return False
-            # Move the state: saved and dropped on its old worker, restored on another.
             if job.start is None:
                 job.start = self.epoch[trial]
-            job.restored = self._take(home, trial, job.start)
-            slot.paused.pop(trial, None)
             del self.home[trial]
+            slot.paused.pop(trial, None)
+            slot.on_device.pop(trial, None)
+            if not fits:
+                self.resized += 1
+                why = f"its rung asks for {job.shape.describe()}; worker {home} holds {slot.shape.describe()}"
+                if not self._movable(trial, home):
+                    # Never train with less than asked: start again on a worker that holds it.
+                    slot.drops.append(trial)
+                    job.restored = self.store.take(trial) if job.start > 0 else None
+                    how = Start.CHECKPOINT if job.restored is not None else Start.SCRATCH
+                    self.restarts.append(Restarted(trial, job.start, how, why + ", and its state cannot move "
+                                                   "(a function trainable that reports no checkpoint=)"))
+                    self._place_new(job)
+                    return False
+                self.moves.append(Moved(trial, job.start, "worker", why,
+                                        {"from": home, "from_shape": slot.shape.amounts(),
+                                         "to_shape": job.shape.amounts()}))
+            # Move the state: saved and dropped on its old worker, restored on another.
+            job.restored = self._take(home, trial, job.start)
             self.migrations += 1
-            moved = True
-        else:
-            moved = False
-        index = self._acquire(job.cpus)
+            self._place_new(job)
+            return True
+        self._place_new(job)
+        return False
+
+    def _place_new(self, job: _Job) -> None:
+        index = self._acquire(job.shape)
         if index is None:
             self.pending.append(job)
-            return moved
-        self._call(index, job)
-        return moved
+        else:
+            self._call(index, job)
 
-    def _acquire(self, cpus: float) -> int | None:
-        """A worker of ``cpus`` CPUs for a job: an idle one, a new one where the CPUs allow, else
-        one whose current call the job can wait behind (``lookahead``); None when all are full."""
+    def _acquire(self, shape: Request) -> int | None:
+        """A worker of ``shape`` for a job: an idle one, a new one where the cluster has room,
+        else one whose current call the job can wait behind (``lookahead``); None when all are full."""
         if self.pool.training() >= self.workers:
             idle = []  # `workers` trials train already: the job can only wait behind one of them
         else:
             idle = [i for i, s in self.slots.items() if not s.calls and not s.queue]
-        same = [i for i in idle if self.slots[i].cpus == cpus]
+        same = [i for i in idle if self.slots[i].shape == shape]
         if same:
             return min(same, key=lambda i: (len(self.slots[i].paused), i))
-        free = self.capacity - sum(s.cpus for s in self.slots.values())
-        for i in sorted((i for i in idle if self.slots[i].cpus != cpus),
+        room = self._fits(shape)
+        for i in sorted((i for i in idle if self.slots[i].shape != shape),
                         key=lambda i: len(self.slots[i].paused)):
-            if free >= cpus - 1e-9:
+            if room:
                 break
-            cpus_i = self.slots[i].cpus
-            if self._retire(i):
-                free += cpus_i
-        if free >= cpus - 1e-9 and self.pool.training() < self.workers:
-            return self.pool.add(cpus)
+            if self._retire(i, f"its worker {i} ({self.slots[i].shape.describe()}) was ended to make room "
+                               f"for one holding {shape.describe()}"):
+                room = self._fits(shape)
+        if room and self.pool.training() < self.workers:
+            return self.pool.add(shape)
         behind = [i for i, s in self.slots.items()
-                  if s.cpus == cpus and len(s.calls) < self.depth and not s.queue]
+                  if s.shape == shape and len(s.calls) < self.depth and not s.queue]
         if behind:
             return min(behind, key=lambda i: (self._busy_for(i), len(self.slots[i].paused), i))
         return None
+
+    def _fits(self, shape: Request) -> bool:
+        """Would Ray place one more worker of ``shape`` now, beside the workers there are?"""
+        ids = list(self.node_resources)
+        where = {node: i for i, node in enumerate(ids)}
+        placed: dict[int, list[Request]] = {}
+        unplaced = []
+        for slot in self.slots.values():
+            node = slot.node_id()
+            if node in where:
+                placed.setdefault(where[node], []).append(slot.shape)
+            else:
+                unplaced.append(slot.shape)
+        return fits_now(shape, [self.node_resources[n] for n in ids], placed, unplaced)
 
     def _room(self, slot: Slot) -> bool:
         """Can ``slot`` take a call now? Behind its current one (``lookahead``), or when idle, if
@@ -285,12 +346,13 @@ class RayBackend(FaultHandling):
             left += max(0.0, sent + need - now) if n == 0 else need
         return left
 
-    def _retire(self, index: int) -> bool:
+    def _retire(self, index: int, why: str) -> bool:
         """Spill every paused trial of an idle worker, then end it; False if one cannot move."""
         slot = self.slots[index]
         if any(not self._movable(t, index) for t in slot.paused):
             return False
         for trial in list(slot.paused):
+            self.moves.append(Moved(trial, self.epoch.get(trial, 0), "spill", why, {"worker": index}))
             self._spill(trial, index)
         self.pool.end(index)
         return True
@@ -303,7 +365,7 @@ class RayBackend(FaultHandling):
         config = None if self.home.get(trial) == index and job.restored is None else self.configs[trial]
         self.home[trial] = index
         self.epoch[trial] = job.until
-        cpus = max(1, int(job.cpus))
+        cpus = max(1, int(slot.cpus))
         drops, slot.drops = slot.drops, []
         ref = slot.actor.run.remote(trial, config, start, job.until, cpus, job.restored, drops)
         slot.calls.append(ref)
@@ -331,10 +393,35 @@ class RayBackend(FaultHandling):
         for trial in [t for t in slot.paused if self._movable(t, index)][:excess]:
             self._spill(trial, index)
 
+    def _bound_device(self, index: int) -> None:
+        """Past ``paused_on_device`` paused trials holding a GPU worker's device, move the oldest
+        off it. The call is ordered after the worker's queued training calls, before any later
+        one (its resumption among them); the engine logs the outcome (``_offloaded``)."""
+        slot = self.slots[index]
+        while len(slot.on_device) > self.max_on_device:
+            trial, _ = slot.on_device.popitem(last=False)
+            self.offloading[slot.actor.offload.remote(trial)] = (trial, index, self.epoch.get(trial, 0))
+
+    def _offloaded(self) -> None:
+        """The offload calls that answered, as moves for the log."""
+        ready, _ = ray.wait(list(self.offloading), num_returns=len(self.offloading), timeout=0)
+        for ref in ready:
+            trial, index, epoch = self.offloading.pop(ref)
+            try:
+                info = ray.get(ref)
+            except WORKER_GONE:
+                continue  # the worker died: its calls report that
+            if info is None:
+                continue  # the trial had left the worker meanwhile
+            what = info.pop("what")
+            why = info.pop("why")
+            self.moves.append(Moved(trial, epoch, what, why, {"worker": index, **info}))
+
     def _spill(self, trial: int, index: int) -> None:
         slot = self.slots[index]
         state = self._take(index, trial, None)  # pickled bytes
         slot.paused.pop(trial, None)
+        slot.on_device.pop(trial, None)
         del self.home[trial]
         if state is not None:
             self.store.save(trial, state)
@@ -348,7 +435,7 @@ class RayBackend(FaultHandling):
             if state is None:
                 return None
             # Load the state into a worker and ask it for the model there.
-            index = self._acquire(self.base_cpus)
+            index = self._acquire(self.first_shape)
             if index is None:
                 index = next(iter(self.slots))
             ray.get(self.slots[index].actor.load.remote(trial, self.configs.get(trial, {}), state))
@@ -359,3 +446,9 @@ class RayBackend(FaultHandling):
     def close(self, reuse: bool = True) -> None:
         """Let go of every trial and of the workers (see ``WorkerPool.close``)."""
         self.pool.close(reuse)
+
+
+def _per_rung(spec: Settings) -> list[tuple]:
+    """The spec's per-rung lists (cpus, gpus, custom resources given as lists)."""
+    values = [getattr(spec, "cpus", None), getattr(spec, "gpus", 0), *getattr(spec, "resources", {}).values()]
+    return [v for v in values if isinstance(v, tuple)]

@@ -52,14 +52,17 @@ class Capacity:
     cpus: float
     max_node_cpus: float
     alive: frozenset[str]  # node ids
+    nodes: tuple = ()  # (node id, {resource: amount}) of each live node: CPU, GPU, custom ones
 
 
 def capacity() -> Capacity:
-    """CPUs of the nodes Ray reports alive, in all and on the largest node."""
+    """CPUs of the nodes Ray reports alive, in all and on the largest node, and every
+    resource of each."""
     alive = [n for n in ray.nodes() if n.get("Alive")]
     cpus = [float(n["Resources"].get("CPU", 0.0)) for n in alive]
     return Capacity(cpus=sum(cpus), max_node_cpus=max(cpus, default=0.0),
-                    alive=frozenset(n["NodeID"] for n in alive))
+                    alive=frozenset(n["NodeID"] for n in alive),
+                    nodes=tuple((n["NodeID"], {k: float(v) for k, v in n["Resources"].items()}) for n in alive))
 
 
 # The Ray that connect(keep=True) started or joined: its address and session, or None.

@@ -12,6 +12,7 @@ import ray
 from ..errors import UserError
 from .protocol import Restarted, Segment, Start
 from .ray_cluster import capacity
+from .ray_placement import count_fitting
 
 __all__ = ["FaultHandling", "NoCapacityError", "NODE_POLL_SECONDS", "WORKER_GONE"]
 
@@ -61,22 +62,32 @@ class FaultHandling:
                 seg = self._worker_died(job, index, start, ray.exceptions.NodeDiedError("its node died"))
                 if seg is not None:
                     out.append(seg)
-        self._recount(cluster.cpus)
+        self._recount(cluster)
         return out
 
-    def _recount(self, cpus: float) -> None:
+    def _recount(self, cluster: Any) -> None:
         """Concurrency shrinks with the cluster: Ray keeps a worker it cannot place pending for
         good, and a call sent to it would never return. Workers not placed yet, beyond what the
         live nodes hold, are ended and their work goes elsewhere."""
-        self.capacity = cpus
-        self.workers = max(1, min(self.workers, int(cpus // self.base_cpus + 1e-9)))
-        over = self.pool.cpus() - cpus
-        if over <= 1e-9:
-            return
-        for index in self.pool.unplaced():
-            if over <= 1e-9:
+        self.capacity = cluster.cpus
+        self.node_resources = dict(cluster.nodes)
+        fitting = count_fitting(self.first_shape, list(self.node_resources.values()))
+        if fitting is not None:
+            self.workers = max(1, min(self.workers, fitting))
+        total: dict[str, float] = {}
+        for node in self.node_resources.values():
+            for k, v in node.items():
+                total[k] = total.get(k, 0.0) + v
+        used = self.pool.used()
+
+        def over() -> bool:
+            return any(v > total.get(k, 0.0) + 1e-9 for k, v in used.items())
+
+        for index in self.pool.unplaced() if over() else ():
+            if not over():
                 break
-            over -= self.slots[index].cpus
+            for k, v in self.slots[index].shape.amounts().items():
+                used[k] -= v
             self._drop_slot(index, "its worker could not be placed on the nodes left")
 
     def _check_capacity(self) -> None:
@@ -84,9 +95,11 @@ class FaultHandling:
         if self.inflight or not (self.pending or any(s.queue for s in self.slots.values())):
             return
         where = self.store.folder.parent if self.store.folder is not None else "the run dir"
+        waiting = [*self.pending, *(job for s in self.slots.values() for job in s.queue)]
         raise NoCapacityError(f"no worker can be placed for {len(self.active)} trials: the cluster has "
-                              f"{self.capacity:g} CPUs left and a worker needs {self.base_cpus:g}; every report "
-                              f"so far is logged, resume with `halving resume {where}` once it has room")
+                              f"{self.capacity:g} CPUs left and a worker needs {waiting[0].shape.describe()}; "
+                              f"every report so far is logged, resume with `halving resume {where}` once it "
+                              "has room")
 
     def _training(self) -> list:
         """The calls workers are training now (each worker's oldest; the others wait behind it)."""
@@ -128,9 +141,9 @@ class FaultHandling:
 
     def _replace_slot(self, index: int) -> None:
         """End a worker (its paused trials lose their state) and start a fresh one in its place."""
-        cpus = self.slots[index].cpus
+        shape = self.slots[index].shape
         self._drop_slot(index, "its worker was ended")
-        self.pool.add(cpus)
+        self.pool.add(shape)
 
     def _drop_slot(self, index: int, why: str) -> None:
         """End a worker; its paused trials lose their state, and the work sent or queued to it
@@ -158,12 +171,11 @@ class FaultHandling:
         try:
             # Right after a node dies Ray may still count it: a replacement made on that count is
             # ended by _recount once the node is known dead.
-            self._recount(capacity().cpus)
+            self._recount(capacity())
         except Exception:  # noqa: BLE001 - the GCS may be busy right after a node died
             pass
-        used = self.pool.cpus()
-        if slot is not None and len(self.slots) < self.workers and used + slot.cpus <= self.capacity + 1e-9:
-            self.pool.add(slot.cpus)
+        if slot is not None and len(self.slots) < self.workers and self._fits(slot.shape):
+            self.pool.add(slot.shape)
         for other in queued:  # work that waited for the dead worker goes elsewhere
             self._restart(other, "its worker died before it ran")
         self.deaths[trial] = self.deaths.get(trial, 0) + 1

@@ -9,7 +9,7 @@ When they are kept, and why only then (an idle worker still holds its CPUs):
   of the same driver (Ray Tune, say) or of other users would otherwise wait for their CPUs.
 
 They are valid for one Ray job: a new ``ray.init`` makes them stale. A worker is reused only
-at the CPU size asked for, and never for a trainable whose module's file changed on disk
+at the resources (CPUs, GPUs, custom) asked for, and never for a trainable whose module's file changed on disk
 since a kept worker imported it (it would still run the old code): then every idle worker
 ends and new ones start. A worker's module-level state (caches, globals) lives on into the
 next experiment, as it does from one trial to the next within an experiment.
@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Any, Iterator
+from typing import Any, Hashable, Iterator
 
 import ray
 
@@ -89,8 +89,8 @@ def code_stamp(trainable: Any) -> dict[str, tuple]:
     return {name: (path, st.st_size, st.st_mtime_ns)}
 
 
-def take_idle(cpus: float, n: int, code: dict[str, tuple] | None = None) -> list:
-    """Up to ``n`` idle workers of ``cpus`` CPUs; every other idle worker is ended, since
+def take_idle(shape: Hashable, n: int, code: dict[str, tuple] | None = None) -> list:
+    """Up to ``n`` idle workers of ``shape`` (the resources Ray placed them with); every other idle worker is ended, since
     idle workers hold their CPUs and the new experiment may need them. None is taken when
     ``code`` (``code_stamp``) differs from what a kept worker imported under the same name."""
     job = session_id()  # not the job id alone: a new ray.init may reuse it
@@ -101,18 +101,18 @@ def take_idle(cpus: float, n: int, code: dict[str, tuple] | None = None) -> list
     _idle.update(job=job, actors=[], code=seen if idle else {})
     taken = []
     for size, actor in idle:
-        if size == cpus and len(taken) < n:
+        if size == shape and len(taken) < n:
             taken.append(actor)
         else:
             ray.kill(actor)
     return taken
 
 
-def give_back(cpus: float, actor: Any, code: dict[str, tuple] | None = None) -> None:
+def give_back(shape: Hashable, actor: Any, code: dict[str, tuple] | None = None) -> None:
     """Keep a healthy worker, reset, for this driver's next experiment; ``code`` is the stamp of
     the trainable it ran."""
     job = session_id()  # not the job id alone: a new ray.init may reuse it
     if _idle["job"] != job:
         _idle.update(job=job, actors=[], code={})
-    _idle["actors"].append((cpus, actor))
+    _idle["actors"].append((shape, actor))
     _idle["code"].update(code or {})

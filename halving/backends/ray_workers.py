@@ -9,6 +9,7 @@ from typing import Any
 
 import ray
 
+from .protocol import Request
 from .ray_pool import code_stamp, give_back, keeping_idle, take_idle
 from .worker import CONCURRENCY_GROUPS, TrialWorker
 
@@ -22,12 +23,27 @@ class WorkerStartError(RuntimeError):
 @dataclass
 class Slot:
     actor: Any
-    cpus: float
+    shape: Request  # the resources Ray placed the worker with (cpus set)
     bound: Any = None  # the ref of its bind call, which answers with its node's id
+    node: str | None = None  # its node's id, once its bind call has answered
     calls: deque = field(default_factory=deque)  # refs of the run calls sent and not yet collected, oldest first
     paused: "OrderedDict[int, None]" = field(default_factory=OrderedDict)  # oldest first
     queue: deque = field(default_factory=deque)  # jobs that must run here (unmovable trials)
     drops: list = field(default_factory=list)  # trials to let go of, sent with the next call
+    on_device: "OrderedDict[int, None]" = field(default_factory=OrderedDict)  # paused, state on its GPU
+
+    @property
+    def cpus(self) -> float:
+        return float(self.shape.cpus or 0.0)
+
+    def node_id(self) -> str | None:
+        """The node the worker runs on, once Ray placed it and it answered (no wait)."""
+        if self.node is None and ray.wait([self.bound], timeout=0)[0]:
+            try:
+                self.node = ray.get(self.bound)
+            except Exception:  # noqa: BLE001 - it died before it bound: its faults say so
+                return None
+        return self.node
 
 
 class WorkerPool:
@@ -41,12 +57,12 @@ class WorkerPool:
         self._trainable_ref = ray.put(trainable)
         self._code = code_stamp(trainable)
 
-    def start(self, n: int, cpus: float) -> None:
-        """``n`` workers of ``cpus`` CPUs (idle ones of an earlier experiment first), each asked
-        to load the trainable; ``ready`` waits for them."""
-        reused = take_idle(cpus, n, self._code)
+    def start(self, n: int, shape: Request) -> None:
+        """``n`` workers of ``shape`` (idle ones of an earlier experiment first), each asked to
+        load the trainable; ``ready`` waits for them."""
+        reused = take_idle(shape, n, self._code)
         for i in range(n):
-            self.add(cpus, reused[i] if i < len(reused) else None)
+            self.add(shape, reused[i] if i < len(reused) else None)
 
     def ready(self) -> None:
         """Wait until the workers ``start`` asked for have loaded the trainable; raises
@@ -57,13 +73,15 @@ class WorkerPool:
             self.close(reuse=False)
             raise WorkerStartError(f"a Ray worker could not start or load the trainable: {exc}") from None
 
-    def add(self, cpus: float, actor: Any = None) -> int:
+    def add(self, shape: Request, actor: Any = None) -> int:
         index = self._next
         self._next += 1
         if actor is None:
-            actor = self._remote.options(num_cpus=cpus).remote()
+            # Ray sets CUDA_VISIBLE_DEVICES in the worker's process to the GPUs it assigned.
+            actor = self._remote.options(num_cpus=shape.cpus, num_gpus=shape.gpus or None,
+                                         resources=dict(shape.custom) or None).remote()
         # Training calls run in order: the trainable is bound before any work of this experiment.
-        self.slots[index] = Slot(actor, cpus, bound=actor.bind.remote(self._trainable_ref, self.metric, index))
+        self.slots[index] = Slot(actor, shape, bound=actor.bind.remote(self._trainable_ref, self.metric, index))
         return index
 
     def on_nodes(self, dead: set[str]) -> list[int]:
@@ -73,7 +91,7 @@ class WorkerPool:
             ready, _ = ray.wait([slot.bound], timeout=0)
             if ready:
                 try:
-                    node = ray.get(slot.bound)
+                    node = slot.node or ray.get(slot.bound)
                 except Exception:  # noqa: BLE001 - its worker died before it bound: lost too
                     out.append(index)
                     continue
@@ -98,6 +116,14 @@ class WorkerPool:
     def cpus(self) -> float:
         return sum(s.cpus for s in self.slots.values())
 
+    def used(self) -> dict[str, float]:
+        """Every resource the workers hold, summed."""
+        out: dict[str, float] = {}
+        for s in self.slots.values():
+            for k, v in s.shape.amounts().items():
+                out[k] = out.get(k, 0.0) + v
+        return out
+
     def close(self, reuse: bool = True) -> None:
         """Inside ``reuse_workers()``, healthy idle workers wait for this driver's next
         experiment; every other worker ends."""
@@ -105,7 +131,7 @@ class WorkerPool:
         for slot in self.slots.values():
             if reuse and not slot.calls:
                 slot.actor.reset.remote()
-                give_back(slot.cpus, slot.actor, self._code)
+                give_back(slot.shape, slot.actor, self._code)
             else:
                 ray.kill(slot.actor)
         self.slots.clear()

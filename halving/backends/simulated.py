@@ -1,5 +1,6 @@
 """A backend that trains nothing: trials are rows of a learning-curve table,
-time is virtual (a heap of finish times, ties broken by submission order)."""
+time is virtual (a heap of finish times, ties broken by submission order). It ignores
+what a trial asks for (``Request``): every simulated worker can train any trial."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from .. import checks
-from .protocol import Segment, Start
+from .protocol import Request, Segment, Start
 
 __all__ = ["SimulatedBackend", "Ramp"]
 
@@ -106,7 +107,7 @@ class SimulatedBackend:
             return cost
         return float(cost[trial])
 
-    def submit(self, trial: int, config: dict, start: int, until: int, rung: int = 0) -> Start:
+    def submit(self, trial: int, config: dict, start: int, until: int, need: Request | None = None) -> Start:
         cost = self._epoch_cost(trial)
         duration = (until - start) * cost
         if self.trial_timeout is not None:
@@ -122,7 +123,7 @@ class SimulatedBackend:
             self.peak_running = len(self._heap)
         return self._warm if start else self._new
 
-    def extend(self, trial: int, until: int, rung: int = 0) -> None:
+    def extend(self, trial: int, until: int, need: Request | None = None) -> None:
         self.submit(trial, {}, self._last_end[trial], until)
 
     def release(self, trial: int, keep: bool) -> None:

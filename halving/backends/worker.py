@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
 import traceback
 from typing import Any
 
@@ -10,7 +12,7 @@ import ray
 from ray import cloudpickle
 
 from .protocol import Segment
-from ..trainable import ModelNotPicklable, make_runner
+from ..trainable import CPUS_ENV, GPUS_ENV, ModelNotPicklable, make_runner
 
 __all__ = ["TrialWorker"]
 
@@ -34,6 +36,10 @@ class TrialWorker:
         self.metric = ""
         self.index = -1
         self.runners: dict[int, Any] = {}
+        self.offloaded: dict[int, tuple[dict, Any]] = {}  # paused trials moved off the device: (config, state)
+        # The GPUs Ray gave this worker for its lifetime (it set CUDA_VISIBLE_DEVICES to them).
+        self.gpus = [str(g) for g in ray.get_runtime_context().get_accelerator_ids().get("GPU", [])]
+        os.environ[GPUS_ENV] = ",".join(self.gpus)
 
     def bind(self, trainable: Any, metric: str, index: int) -> str:
         """Take the experiment's trainable; returns the id of the node this worker runs on."""
@@ -44,7 +50,7 @@ class TrialWorker:
         return ray.get_runtime_context().get_node_id()
 
     def reset(self) -> None:
-        for trial in list(self.runners):
+        for trial in [*self.runners, *self.offloaded]:
             self.drop(trial)
         self.trainable = None
 
@@ -64,7 +70,10 @@ class TrialWorker:
         """
         for t in drops:
             self.drop(t)
+        os.environ[CPUS_ENV] = str(cpus)  # for a script trial; one trial trains at a time
         runner = self.runners.get(trial)
+        if runner is None and trial in self.offloaded:
+            config, restored = self.offloaded.pop(trial)  # back from host memory: setup + restore
         try:
             if runner is None and config is None:
                 raise RuntimeError(f"trial {trial} is not on worker {self.index} and no config came with it")
@@ -73,6 +82,7 @@ class TrialWorker:
             if runner is None:
                 runner = make_runner(self.trainable, config, cpus, restored, check_model=_picklable,
                                      stop_if=self._nonfinite)
+                runner.gpus = self.gpus
                 self.runners[trial] = runner
                 if runner.epoch < start:
                     # State lost (worker died, driver restarted): retrain the epochs it had,
@@ -122,6 +132,35 @@ class TrialWorker:
         """Hold a trial restored from a checkpoint without training it (to read its model)."""
         self.runners[trial] = make_runner(self.trainable, config, 1, cloudpickle.loads(restored))
 
+    def offload(self, trial: int) -> dict | None:
+        """Move a paused trial's state off this worker's device (see ``halving.trainable``):
+        what was done and why, for the log; None when the trial is no longer here."""
+        runner = self.runners.get(trial)
+        if runner is None:
+            return None
+        before = _device_bytes()
+        try:
+            hook = runner.offload()
+            if hook is None and runner.can_save():
+                state = runner.save()
+                self.drop(trial)  # its thread ends (a function) or its object goes: the device memory with it
+                self.offloaded[trial] = (runner.config, state)
+                hook = "checkpoint=" if "checkpoint" in state else "save()"
+        except Exception as exc:  # noqa: BLE001 - a hook that raises leaves the trial as it was
+            return {"what": "kept", "why": f"moving it off the device raised {type(exc).__name__}: {exc}",
+                    "gpus": self.gpus}
+        if hook is None:
+            how = ("report checkpoint=... (a function trainable)" if not hasattr(runner, "obj")
+                   else "define offload()/reload() or save()/restore()")
+            return {"what": "kept", "why": f"paused on a GPU worker, but it cannot leave the device: {how}",
+                    "gpus": self.gpus}
+        _empty_device_cache()
+        info = {"what": "offload", "why": "paused on a GPU worker past paused_on_device", "hook": hook,
+                "gpus": self.gpus}
+        if before is not None:
+            info["device_bytes_freed"] = before - (_device_bytes() or 0)
+        return info
+
     @ray.method(concurrency_group="control")
     def partial(self, trial: int) -> Segment | None:
         """The reports of a trial stuck in its grant, before its worker is ended."""
@@ -134,6 +173,7 @@ class TrialWorker:
 
     @ray.method(concurrency_group="control")
     def drop(self, trial: int) -> None:
+        self.offloaded.pop(trial, None)
         runner = self.runners.pop(trial, None)
         if runner is not None:
             runner.close()
@@ -144,14 +184,39 @@ class TrialWorker:
         The state travels as pickled bytes: objects Ray deserialises zero-copy have
         read-only numpy arrays, which a restored estimator could not train on.
         """
-        state = cloudpickle.dumps(self.runners[trial].save())
+        if trial in self.offloaded:
+            state = cloudpickle.dumps(self.offloaded[trial][1])
+        else:
+            state = cloudpickle.dumps(self.runners[trial].save())
         self.drop(trial)
         return state
 
     @ray.method(concurrency_group="control")
     def model(self, trial: int) -> bytes | None:
         runner = self.runners.get(trial)
+        if runner is None and trial in self.offloaded:
+            config, state = self.offloaded[trial]
+            runner = make_runner(self.trainable, config, 1, state)  # rebuilt from its saved state
         return None if runner is None else cloudpickle.dumps(runner.model)
+
+
+def _device_bytes() -> int | None:
+    """Device memory torch holds on this worker's GPU, when torch is loaded and sees one."""
+    torch = sys.modules.get("torch")
+    try:
+        return int(torch.cuda.memory_allocated()) if torch is not None and torch.cuda.is_available() else None
+    except Exception:  # noqa: BLE001 - no usable device: nothing to measure
+        return None
+
+
+def _empty_device_cache() -> None:
+    """Give the memory of tensors just dropped back to the device (torch caches it)."""
+    torch = sys.modules.get("torch")
+    try:
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001 - no usable device: nothing to free
+        pass
 
 
 def _picklable(model: Any) -> None:

@@ -28,6 +28,10 @@ BUDGET = typer.Option(None, help="Cap on epochs trained by all trials together."
 WORKERS = typer.Option(None, help="Concurrent trials (default: CPUs Ray sees).")
 TIMEOUT = typer.Option(None, help="Seconds; then no new work is granted.")
 ADDRESS = typer.Option(None, help="Ray cluster: auto, host:port or ray://host:port (default: a local Ray).")
+CPUS = typer.Option(None, "--cpus", help="CPUs per trial: a number, or one per rung (1,2,4).")
+GPUS = typer.Option(None, "--gpus", help="GPUs per trial: a number (0.5 shares one), or one per rung (0.25,0.5,1).")
+RESOURCE = typer.Option(None, "--resource", help="A custom Ray resource per trial, NAME=AMOUNT (AMOUNT may be one "
+                                                 "per rung: NAME=0,1); repeat for several.")
 AS_JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 QUIET = typer.Option(False, "--quiet", help="No live progress display.")
 SAMPLER = typer.Option(None, "--sampler", help=f"How new configs are chosen: {', '.join(SAMPLERS)} or module:Class "
@@ -76,6 +80,32 @@ def _load_space(space_file: Optional[Path], attr_space: Any, target: str) -> Any
         return Space.from_spec(attr_space)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"the space of {target}: {exc}") from None
+
+
+def amounts(option: str, text: Optional[str]) -> Any:
+    """``"1"`` -> 1, ``"0.25,0.5,1"`` -> [0.25, 0.5, 1]; the spec checks the values."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"{option} takes a number or a comma-separated list of numbers (one per rung), "
+                         f"but got {text!r}") from None
+    values = [int(v) if v.is_integer() else v for v in values]
+    return values[0] if len(values) == 1 else values
+
+
+def resource_amounts(given: Optional[list[str]]) -> Optional[dict]:
+    """``["accel=1", "disk=0,1"]`` -> ``{"accel": 1, "disk": [0, 1]}``."""
+    if not given:
+        return None
+    out = {}
+    for item in given:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--resource takes NAME=AMOUNT, such as accel=1, but got {item!r}")
+        out[name.strip()] = amounts(f"--resource {name.strip()}", text)
+    return out
 
 
 def policy_params(policy: str, given: dict[str, Any]) -> dict:
@@ -162,6 +192,9 @@ def run(
                                                       help="median, bandit, truncation."),
     delay_evaluation: Optional[int] = typer.Option(None, "--delay-evaluation", help="median, bandit, truncation."),
     inner: Optional[str] = typer.Option(None, help="hyperband: sha or asha inside brackets."),
+    cpus: Optional[str] = CPUS,
+    gpus: Optional[str] = GPUS,
+    resource: Optional[list[str]] = RESOURCE,
     as_json: bool = AS_JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -172,7 +205,8 @@ def run(
         evaluation_interval=evaluation_interval, delay_evaluation=delay_evaluation, inner=inner))
     spec, trainable = build_spec(target, space, policy, params, metric=metric, mode=mode, sampler=sampler, trials=trials,
                                  max_epochs=max_epochs, budget=budget, workers=workers, timeout=timeout, seed=seed,
-                                 max_failures=max_failures, trial_timeout=trial_timeout)
+                                 max_failures=max_failures, trial_timeout=trial_timeout, cpus=amounts("--cpus", cpus),
+                                 gpus=amounts("--gpus", gpus), resources=resource_amounts(resource))
     run_and_report(spec, trainable, run_dir, address, resume=False, as_json=as_json, quiet=quiet)
 
 
@@ -228,6 +262,9 @@ def compare(
     address: Optional[str] = ADDRESS,
     out: Optional[Path] = typer.Option(None, "--out", help="Write the table to .csv or .parquet."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Best-so-far against epochs used, to FILE.png."),
+    cpus: Optional[str] = CPUS,
+    gpus: Optional[str] = GPUS,
+    resource: Optional[list[str]] = RESOURCE,
     as_json: bool = AS_JSON,
     quiet: bool = QUIET,
 ) -> None:
@@ -241,7 +278,8 @@ def compare(
     base = run_dir or Path("halving-runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     plans = [(name, seed, *build_spec(target, space, name, {}, metric=metric, mode=mode, sampler=sampler, trials=trials,
                                       max_epochs=max_epochs, budget=budget, workers=workers, timeout=timeout,
-                                      seed=seed))
+                                      seed=seed, cpus=amounts("--cpus", cpus), gpus=amounts("--gpus", gpus),
+                                      resources=resource_amounts(resource)))
              for seed in range(seeds) for name in names]
     rows, results = _run_plans(plans, base, address, test_metric, as_json=as_json, quiet=quiet)
     _write_compare(rows, results, out, plot)

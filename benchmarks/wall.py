@@ -80,7 +80,9 @@ def _tool(tool: str, w: Any, args: argparse.Namespace, configs: list[dict]) -> l
     ``halving_warm`` reuses them (``reuse_workers()``, what a second ``tune()`` of a process
     that started its own Ray gets by default): both are reported, the targets judge both."""
     def timed(name: str) -> tuple[str, dict]:
-        workers = processes_cpu(WORKER_TITLE)
+        # Every Ray worker process before: one Ray prestarted idle ("ray::IDLE") and halving's
+        # actor then runs in counts only what it spent after this point.
+        workers = processes_cpu("ray::")
         cpu = time.process_time()
         r = _one(tool, w, args, configs)
         r["driver_cpu"] = time.process_time() - cpu

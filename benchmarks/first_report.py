@@ -90,18 +90,28 @@ def _first_report(table: Any) -> float:
     return min(table.column("time").to_pylist())
 
 
+def _first_of(run_dir: str) -> dict[str, float]:
+    """Times of the log's first record and first assignment."""
+    from halving.eventlog import read_events
+
+    events = read_events(run_dir).to_pydict()
+    return {k: min(t for t, kind in zip(events["time"], events["kind"]) if kind == want)
+            for k, want in (("log_started", "experiment_started"), ("assigned", "assigned"))}
+
+
 def _tune(example: str, launched: float, args: argparse.Namespace) -> dict:
     """A fresh process calling tune() twice: cold (Ray and workers started by it), then warm."""
     from halving.examples import DEFAULTS
 
     import halving
+    from halving.backends.ray_pool import idle_worker_ids
 
     module, attr = _module_of(example)
     mod = importlib.import_module(module)
     imported = time.time()
     kw = {**DEFAULTS[example], "trials": args.trials, "max_epochs": args.max_epochs, "workers": args.workers}
     out: dict[str, Any] = {"imported": imported - launched}
-    pids = []
+    kept = []
     with tempfile.TemporaryDirectory(prefix="bench-first-") as d:
         for call in ("cold", "warm"):
             t_call = time.time()
@@ -109,11 +119,15 @@ def _tune(example: str, launched: float, args: argparse.Namespace) -> dict:
             done = time.time()
             first = _first_report(result.table())
             out[f"{call}_from_call"] = first - t_call
+            # Where the seconds before the first report went: the driver's start up to the log's first
+            # record (Ray, the workers loading the module), then the first assignment to its report.
+            out.update({f"{call}_{k}_from_call": v - t_call for k, v in _first_of(os.path.join(d, call)).items()})
             out[f"{call}_call_seconds"] = done - t_call
-            pids.append(result.backend_stats.get("worker_pids"))
+            kept.append(sorted(idle_worker_ids()))  # the workers each call left idle
             if call == "cold":
                 out["cold_from_launch"] = first - launched
-    out["same_worker_pids"] = pids[0] is not None and pids[0] == pids[1]
+    # The second call trained on the workers the first left idle, and kept them again.
+    out["same_workers"] = bool(kept[0]) and kept[0] == kept[1]
     return out
 
 
@@ -154,9 +168,9 @@ def _cli(example: str, args: argparse.Namespace) -> dict:
             return {"error": out if isinstance(out, str) else (out.stderr or out.stdout)[-2000:]}
         events = read_events(run_dir).to_pydict()
         first = {k: min(t for t, kind in zip(events["time"], events["kind"]) if kind == want)
-                 for k, want in (("report", "report"), ("started", "experiment_started"))}
+                 for k, want in (("report", "report"), ("started", "experiment_started"), ("assigned", "assigned"))}
     return {"cli": first["report"] - launched, "log_started": first["started"] - launched,
-            "process_seconds": ended - launched}
+            "assigned": first["assigned"] - launched, "process_seconds": ended - launched}
 
 
 def examples_importable() -> dict[str, str]:
@@ -194,12 +208,13 @@ def run(args: argparse.Namespace) -> tuple[dict | None, list[Target]]:
     rows = []
     for n in names:
         s = {k: median(r.get(k) for r in runs[n][kind]) for kind, keys in
-             (("floor", ("floor", "actor_loaded")), ("cli", ("cli", "log_started", "process_seconds")),
-              ("tune", ("cold_from_launch", "cold_from_call", "warm_from_call", "imported")))
+             (("floor", ("floor", "actor_loaded")), ("cli", ("cli", "log_started", "assigned", "process_seconds")),
+              ("tune", ("cold_from_launch", "cold_from_call", "warm_from_call", "imported",
+                        "cold_log_started_from_call", "cold_assigned_from_call")))
              for k in keys}
         s["cli_over_floor"] = s["cli"] / s["floor"]
         s["tune_cold_over_floor"] = s["cold_from_launch"] / s["floor"]
-        s["same_worker_pids_every_repeat"] = all(r.get("same_worker_pids") for r in runs[n]["tune"])
+        s["same_workers_every_repeat"] = all(r.get("same_workers") for r in runs[n]["tune"])
         summary[n] = s
         rows.append([n, s["floor"], s["cli"], s["cli_over_floor"], s["cold_from_launch"],
                      s["tune_cold_over_floor"], s["cold_from_call"], s["warm_from_call"]])

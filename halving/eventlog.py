@@ -86,6 +86,7 @@ import pyarrow as pa
 
 from policies import Action, Decision, Reason
 
+from .arrays import column
 from .errors import UserError
 from .runlock import RunLock
 
@@ -115,6 +116,7 @@ SCHEMA = pa.schema(
 )
 
 _FIELDS = SCHEMA.names
+_MERGE_EVERY = 256
 _TYPES = {f.name: f.type for f in SCHEMA}
 
 
@@ -273,6 +275,10 @@ class EventLog:
             weakref.finalize(self, self._syncer.stop)  # a log never closed leaves no thread behind
         self._rows: dict[str, list] = {name: [] for name in _FIELDS}
         self._set: set[str] = set()  # columns holding a value in the pending rows
+        # What this session wrote, for the results table at the end without reading the file
+        # back: the one-flush batches are merged every _MERGE_EVERY so that few objects stay.
+        self._written: list[pa.RecordBatch] = []
+        self._recent: list[pa.RecordBatch] = []
         self.seq = seq
         self.closed = False
 
@@ -366,12 +372,16 @@ class EventLog:
         given = self._set
         # Most events set few columns: the others are written as all-null arrays, made cheaply.
         batch = pa.record_batch(
-            [pa.array(rows[name], type=_TYPES[name]) if i < 3 or name in given else pa.nulls(n, _TYPES[name])
+            [column(rows[name], _TYPES[name]) if i < 3 or name in given else pa.nulls(n, _TYPES[name])
              for i, name in enumerate(_FIELDS)],
             schema=SCHEMA,
         )
         self._writer.write_batch(batch)
         self._sink.flush()  # to the OS: a killed process loses nothing written here
+        self._recent.append(batch)
+        if len(self._recent) >= _MERGE_EVERY:
+            self._written += pa.Table.from_batches(self._recent, SCHEMA).combine_chunks().to_batches()
+            self._recent = []
         for v in rows.values():
             v.clear()
         given.clear()
@@ -379,6 +389,10 @@ class EventLog:
             _fdatasync(self._sink.fileno())
         elif self._syncer is not None:
             self._syncer.dirty()
+
+    def written(self) -> pa.Table:
+        """Every record this session has flushed, as ``read_events`` would read them back."""
+        return pa.Table.from_batches(self._written + self._recent, SCHEMA)
 
     def _raise_sync_error(self) -> None:
         if self._syncer is not None and self._syncer.error is not None:

@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 
 from policies import Reason
 
+from .arrays import column, inferred_column
 from .errors import UserError
 from .eventlog import EventKind
 from .rundir import read_run, read_run_log, spec_of_events
@@ -72,22 +73,9 @@ def metric_column(name: str) -> str:
     return METRIC_PREFIX + name if clash else name
 
 
-def _column(values: list) -> pa.Array:
-    """Typed when the values share a type (ints and floats together are floats); JSON text
-    otherwise, so one odd value never loses a column."""
-    try:
-        array = pa.array(values)
-    except (pa.ArrowException, TypeError, ValueError, OverflowError):
-        array = None
-    if array is not None and not (pa.types.is_nested(array.type) or pa.types.is_null(array.type)):
-        return array
-    if array is not None and pa.types.is_null(array.type):
-        return pa.nulls(len(values), pa.string())  # CSV and every reader know a string column
-    return pa.array([None if v is None else json.dumps(v, allow_nan=True) for v in values], pa.string())
-
-
 def _rows(events: pa.Table, kind: EventKind) -> pa.Table:
-    return events.filter(pc.equal(events.column("kind"), kind.value))
+    # The kind as an Arrow scalar: a Python one would make pyarrow import pandas (see arrays).
+    return events.filter(pc.equal(events.column("kind"), column([kind.value], pa.string())[0]))
 
 
 def _configs(events: pa.Table) -> dict[int, dict]:
@@ -103,7 +91,7 @@ def _config_columns(configs: dict[int, dict], trials: list[int], space: Any) -> 
     for config in configs.values():
         names.update(dict.fromkeys(config))
     empty: dict = {}
-    return {CONFIG_PREFIX + n: _column([configs.get(t, empty).get(n) for t in trials]) for n in names}
+    return {CONFIG_PREFIX + n: inferred_column([configs.get(t, empty).get(n) for t in trials]) for n in names}
 
 
 def _metric_columns(metric: str, values: pa.Array, extras: list[str | None]) -> dict[str, pa.Array]:
@@ -115,7 +103,7 @@ def _metric_columns(metric: str, values: pa.Array, extras: list[str | None]) -> 
             names.update(dict.fromkeys(row))
     for name in names:
         if name != metric:  # the ranking metric's column is the log's value, never overwritten
-            columns[metric_column(name)] = _column([row.get(name) if row else None for row in parsed])
+            columns[metric_column(name)] = inferred_column([row.get(name) if row else None for row in parsed])
     return columns
 
 
@@ -260,10 +248,12 @@ def write_tables(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     return written
 
 
-def write_reports(run_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
-    """The ``reports`` table of a run dir as one Parquet file (``results.parquet`` at the end of a run)."""
+def write_reports(run_dir: str | os.PathLike, dest: str | os.PathLike, events: pa.Table | None = None) -> Path:
+    """The ``reports`` table of a run dir as one Parquet file (``results.parquet`` at the end of a
+    run); ``events``: the log's events when the caller holds them (its writer), else read here."""
     path = Path(run_dir)
-    events = read_run_log(path).table
+    if events is None:
+        events = read_run_log(path).table
     spec = spec_of_events(events, path)
     table = _with_metadata(reports_table(events, spec), spec, path)
     _write(table, Path(dest), "parquet")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import policies as P
+import pyarrow as pa
 
 from .backends.checkpoints import CheckpointStore
 from .engine import Engine
@@ -174,7 +175,8 @@ def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.Pa
             backend = RayBackend(trainable, spec, workers=workers, class_trainable=kind == "class",
                                  checkpoints=store)
             try:
-                return run_logged(spec, spec.policy.build(), backend, run_path, events, progress)
+                return run_logged(spec, spec.policy.build(), backend, run_path, events, progress,
+                                  ready=backend.ready)
             finally:
                 backend.close()
 
@@ -195,25 +197,30 @@ def _logged_events(spec: ExperimentSpec, run_path: Path, lock: runlock.RunLock, 
 
 
 def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: Path, events: Any,
-               progress: Callable | None) -> Result:
+               progress: Callable | None, ready: Callable[[], None] | None = None) -> Result:
     """Run ``policy`` on any backend with every event logged to ``run_path``; with ``events``
-    (a log read back), the engine's state is first replayed from them: a resume."""
+    (a log read back), the engine's state is first replayed from them: a resume. ``ready``
+    waits for the backend's workers, which start while the log and the engine are made; it
+    is called before the first record, so a backend that cannot start leaves a log with no
+    record, which a retry (or a resume) takes as no experiment started in this session."""
     seq = int(events.column("seq")[-1].as_py()) + 1 if events is not None and events.num_rows else 0
     log = EventLog(run_path, seq=seq)
     try:
         engine = Engine(spec, policy, backend, recorder=log, on_progress=progress)
-        now = time.time()
         session = {"session": log.session, "workers": backend.workers}
-        if events is None:
-            log.experiment_started(spec.to_dict(), now)
-            (run_path / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2, default=str))
-        else:
+        if events is not None:
             stats = replay_log(engine, iter_events(events), check_proposals=True)
             _warn_diverged(stats["sampler"], run_path)
             needed = {t for t, r in engine.trials.items() if r.state in (TrialState.PAUSED, TrialState.RUNNING)}
             stale = CheckpointStore(run_path / CHECKPOINTS, None).prune(keep=needed)
             session.update(resumed=True, replayed=stats, running_at_crash=engine.running(),
                            stale_checkpoints_removed=stale)
+        if ready is not None:
+            ready()
+        now = time.time()
+        if events is None:
+            log.experiment_started(spec.to_dict(), now)
+            (run_path / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2, default=str))
         log.session_started(session, now)
         log.flush()
         earlier = 0.0 if events is None else session_seconds(events)
@@ -226,7 +233,8 @@ def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: P
                                backend_stats=backend.stats())
         log.experiment_finished(result.summary(), time.time())
         log.close()
-        _write_results(run_path, result)
+        written = log.written()
+        _write_results(run_path, written if events is None else pa.concat_tables([events, written]))
         CheckpointStore(run_path / CHECKPOINTS, None).prune(keep=set())  # the best model is saved apart
         return result
     finally:
@@ -292,10 +300,11 @@ def _new_run_dir(label: str) -> Path:
     return Path("halving-runs") / f"{stamp}-{label}-{secrets.token_hex(2)}"
 
 
-def _write_results(run_path: Path, result: Result) -> None:
+def _write_results(run_path: Path, events: pa.Table) -> None:
     """``results.parquet``: the export's reports table, one column per hyperparameter and per
-    metric, built from the closed log (not from ``result``) so that every session's reports
-    keep the worker and values the log holds."""
+    metric, built from the log's events (not from ``result``) so that every session's reports
+    keep the worker and values the log holds. ``events``: the earlier sessions' as read at the
+    start and this session's as written, so the log is not read back."""
     from .export import write_reports
 
-    write_reports(run_path, run_path / "results.parquet")
+    write_reports(run_path, run_path / "results.parquet", events)

@@ -4,6 +4,7 @@ fields, the shared curve generator and report stream. No Ray here."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,28 @@ def test_first_report_finds_the_installed_examples():
     from benchmarks import first_report
 
     assert first_report.examples_importable() == {}  # the README's install maps examples/ to halving.examples
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_processes_cpu_sees_this_processs_children_by_title_and_their_cpu():
+    from benchmarks.timing import cpu_between, processes_cpu
+
+    title = "import time; t = time.process_time()"  # a command line no other process has
+    before = processes_cpu(sys.executable)
+    child = subprocess.Popen([sys.executable, "-c", title + "\nwhile time.process_time() - t < 0.3: pass\n"
+                              "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        import time
+
+        deadline = time.time() + 30
+        seen: dict = {}
+        while time.time() < deadline:
+            seen = processes_cpu(sys.executable)
+            if seen.get(child.pid, 0.0) >= 0.3:
+                break
+            time.sleep(0.05)
+        assert child.pid in seen and child.pid not in before
+        assert cpu_between(before, seen) >= 0.3  # the child's own CPU, counted whole
+        assert os.getpid() not in seen  # descendants only
+    finally:
+        child.communicate(b"")

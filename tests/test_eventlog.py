@@ -216,3 +216,15 @@ def test_each_flush_is_fsynced_within_the_promised_time(tmp_path, monkeypatch, s
         assert any(t >= flushed for t in synced), f"flush {i} was not fsynced"
         time.sleep(0.03)
     log.close()
+
+
+def test_written_holds_what_the_file_holds_across_merges(tmp_path):
+    log = EventLog(tmp_path, sync_every=None)
+    log.experiment_started({"metric": "acc"}, 1.0)
+    for b in range(eventlog._MERGE_EVERY * 2 + 7):  # past two merges of the one-flush batches
+        log.reports(Segment(b, 0, [0.1 * b], [3.0], [{"loss": 1.0}] if b % 2 else None, worker=b % 3), 1)
+        log.flush()
+    log.close()
+    written, read = log.written(), read_events(tmp_path)
+    assert written.num_rows == read.num_rows == eventlog._MERGE_EVERY * 2 + 8
+    assert written.equals(read)

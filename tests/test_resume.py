@@ -17,6 +17,7 @@ from halving.cli import app
 from halving.eventlog import iter_events, read_events
 
 from . import _resume_target
+from ._results import assert_results_match_the_log
 
 pytestmark = [pytest.mark.usefixtures("ray_session"), pytest.mark.slow]
 
@@ -71,6 +72,7 @@ def test_sigkill_then_resume_loses_no_report_and_finds_the_same_best(tmp_path):
     assert all("scratch" in p for p in restarted.values())
     resumed = halving.load(run_dir)
     assert resumed.epochs_used == 27 + 9 * 2 + 3 * 6
+    assert_results_match_the_log(run_dir, tmp_path)  # both sessions' reports
 
     uninterrupted = halving.tune(_resume_target.train, _resume_target.space, metric="acc", mode="max", policy="sha",
                                  trials=27, max_epochs=9, workers=2, seed=5, run_dir=tmp_path / "whole")

@@ -12,6 +12,7 @@ from halving import space
 from halving.result import TrialState
 
 from . import _trainables as T
+from ._results import assert_results_match_the_log
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -110,7 +111,7 @@ def test_metrics_become_columns_and_load_matches(tmp_path):
     assert loaded.epochs_used == result.epochs_used
     assert [(d.trial, d.epoch, d.action) for d in loaded.decisions] == [
         (d.trial, d.epoch, d.action) for d in result.decisions]
-    assert (run / "results.parquet").exists()
+    assert_results_match_the_log(run, tmp_path)
 
 
 def test_a_raising_trial_fails_and_others_go_on(tmp_path):
@@ -187,6 +188,17 @@ def test_a_trainable_workers_cannot_load_fails_fast(tmp_path):
                          run_dir=tmp_path / "run")
     finally:
         del sys.modules["halving_no_such_module_for_workers"]
+    # The workers started while the log was made, but no record was written before they
+    # failed: the run dir claims no experiment, and the same call with a loadable trainable
+    # (no resume) runs in it, as does reading it back.
+    from halving.eventlog import read_events
+
+    assert read_events(tmp_path / "run").num_rows == 0
+    assert not (tmp_path / "run" / "spec.json").exists()
+    result = halving.tune(T.train_counting, SPACE, metric="acc", mode="max", max_epochs=3, trials=3, workers=2,
+                          run_dir=tmp_path / "run")
+    assert result.n_failed == 0 and len(result.configs) == 3
+    assert halving.load(tmp_path / "run").best_trial == result.best_trial
 
 
 def test_promotions_carry_their_reasons_and_survive_load(tmp_path):

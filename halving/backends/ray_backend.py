@@ -118,6 +118,11 @@ class RayBackend(FaultHandling):
         self.moves: list[Moved] = []  # moves to report to the engine (it logs them)
         self.offloading: dict[Any, tuple[int, int, int]] = {}  # offload call ref -> (trial, slot, epoch)
 
+    def ready(self) -> None:
+        """Wait for the workers to load the trainable (they start in the constructor, so the
+        caller can prepare its log meanwhile); raises ``WorkerStartError`` when one cannot."""
+        self.pool.ready()
+
     def stats(self) -> dict:
         """What the backend did, for ``Result.backend_stats``."""
         return {"round_trips": self.round_trips, "warm_promotions": self.warm_promotions,

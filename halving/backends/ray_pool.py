@@ -25,7 +25,7 @@ from typing import Any, Hashable, Iterator
 import ray
 
 __all__ = ["reuse_workers", "release_idle_workers", "keeping_idle", "take_idle", "give_back",
-           "keep_idle_in_session", "session_id", "code_stamp"]
+           "keep_idle_in_session", "session_id", "code_stamp", "idle_worker_ids"]
 
 _idle: dict = {"job": None, "actors": [], "keep": 0, "session": None, "code": {}}
 
@@ -68,6 +68,11 @@ def release_idle_workers() -> None:
     if ray.is_initialized():
         for _, actor in actors:
             ray.kill(actor)
+
+
+def idle_worker_ids() -> list[str]:
+    """Ray's actor ids of the workers kept idle now (a benchmark checks a second ``tune()`` reused them)."""
+    return [actor._actor_id.hex() for _, actor in _idle["actors"]]
 
 
 def code_stamp(trainable: Any) -> dict[str, tuple]:

@@ -58,11 +58,15 @@ class WorkerPool:
         self._code = code_stamp(trainable)
 
     def start(self, n: int, shape: Request) -> None:
-        """``n`` workers of ``shape`` (idle ones of an earlier experiment first); raises
-        ``WorkerStartError`` with the cause when one cannot load the trainable."""
+        """``n`` workers of ``shape`` (idle ones of an earlier experiment first), each asked to
+        load the trainable; ``ready`` waits for them."""
         reused = take_idle(shape, n, self._code)
         for i in range(n):
             self.add(shape, reused[i] if i < len(reused) else None)
+
+    def ready(self) -> None:
+        """Wait until the workers ``start`` asked for have loaded the trainable; raises
+        ``WorkerStartError`` with the cause when one cannot."""
         try:
             ray.get([slot.bound for slot in self.slots.values()])
         except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:

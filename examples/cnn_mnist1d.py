@@ -1,8 +1,9 @@
 """A small 1-D CNN on MNIST-1D, in PyTorch.
 
 Needs the torch extra: ``pip install -e '.[torch]'`` (torch and mnist1d).
-Both are imported inside the functions, so this module imports without them
-and ``halving run`` can list it. MNIST-1D is generated locally from its
+torch is imported with this module when it is installed (so a worker pays for
+it while it loads the trainable, before its first assignment), and the module
+still imports without it: its functions then say how to install it. MNIST-1D is generated locally from its
 templates with a fixed seed (``make_dataset``), never downloaded, and kept
 in a cache file for the next run (``_generated``).
 
@@ -46,12 +47,16 @@ SEED = 0
 NEEDS_TORCH = "cnn-mnist1d needs the torch extra: pip install -e '.[torch]'"
 
 
+try:
+    import torch as _torch_module
+except ImportError:
+    _torch_module = None
+
+
 def _torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:
-        raise ImportError(NEEDS_TORCH) from exc
-    return torch
+    if _torch_module is None:
+        raise ImportError(NEEDS_TORCH)
+    return _torch_module
 
 
 class Data(NamedTuple):

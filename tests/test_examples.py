@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -219,7 +220,13 @@ def test_class_and_function_forms_agree():
 
 
 def test_cnn_without_torch_says_how_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
+    # The module imports without torch (a fresh process where torch cannot be imported)...
+    code = ("import sklearn.model_selection, sys; sys.modules['torch'] = None; "
+            "import halving.examples.cnn_mnist1d as m; assert m._torch_module is None")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    # ... and its functions then say how to install it.
+    monkeypatch.setattr(cnn, "_torch_module", None)
     with pytest.raises(ImportError, match=r"pip install -e '\.\[torch\]'"):
         cnn.train(SANE["cnn"])
     with pytest.raises(ImportError, match="cnn-mnist1d needs the torch extra"):

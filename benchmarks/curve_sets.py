@@ -3,7 +3,8 @@
 A curve set is ``make(trials, max_epochs, seed) -> (curves, mode)``: a trials x
 epochs array (column j is the metric after epoch j+1) and the metric's direction.
 Generated families stress where learning curves cross (slow starters that end best,
-early-good curves that saturate, noise); recorded sets are the benchmark workloads'
+early-good curves that saturate, noise); ``branin`` and ``hartmann6`` are
+``halving.testfunctions`` tabulated on sampled configs; recorded sets are the benchmark workloads'
 own curves, every configuration trained to ``max_epochs`` in this process (no Ray),
 cached in the system's temporary directory. Add a set by adding an entry to ``CURVE_SETS``.
 """
@@ -83,6 +84,19 @@ def _noop(n: int, R: int, seed: int) -> np.ndarray:
     return np.array([[workloads.curve(c, e) for e in range(1, R + 1)] for c in cfgs])
 
 
+def _test_function(name: str) -> Callable[[int, int, int], np.ndarray]:
+    def table(n: int, R: int, seed: int) -> np.ndarray:
+        """The function's curves (``max_epochs=R``, its default noise) on ``n`` configs sampled from its
+        space as ``tune()`` samples them (config i from (seed, i))."""
+        from halving import testfunctions
+        from halving.space import Space
+
+        fn = testfunctions.get(name, max_epochs=R)
+        return np.array([[fn.curve(c, e) for e in range(1, R + 1)] for c in Space(fn.space).sample(n, seed)])
+
+    return table
+
+
 def _recorded(name: str) -> Callable[[int, int, int], np.ndarray]:
     def record(n: int, R: int, seed: int) -> np.ndarray:
         """Every sampled configuration of the workload trained to R epochs; the validation metric per epoch."""
@@ -111,6 +125,10 @@ CURVE_SETS: dict[str, CurveSet] = {
     "parallel": CurveSet(_parallel, "one shape scaled per trial: curves never cross"),
     "loss": CurveSet(_loss, "losses (mode min) decaying at per-trial rates to per-trial floors", mode="min"),
     "noop": CurveSet(_noop, "the noop workload's curves: saturating trend plus hash-like noise 0.01"),
+    "branin": CurveSet(_test_function("branin"), "halving.testfunctions.branin: fidelity e/R shifts the "
+                       "landscape, noise sd 2/sqrt(e)", mode="min"),
+    "hartmann6": CurveSet(_test_function("hartmann6"), "halving.testfunctions.hartmann6: fidelity e/R lowers "
+                          "each alpha by 0.1(1-e/R), noise sd 0.1/sqrt(e)", mode="min"),
     "sgd": CurveSet(_recorded("sgd"), "recorded: the sgd workload (SGDClassifier on digits), val accuracy",
                     recorded=True),
     "mlp": CurveSet(_recorded("mlp"), "recorded: the mlp workload (MLPClassifier on digits), val accuracy",

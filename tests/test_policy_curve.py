@@ -186,3 +186,19 @@ def test_pure_no_forbidden_imports():
     text = (Path(P.__file__).parent / "_curve.py").read_text()
     imports = re.findall(r"^\s*(?:from|import)\s+([\w.]+)", text, flags=re.M)
     assert set(imports) <= {"__future__", "math", "typing", "._asha", "._base", "._rung"}, imports
+
+
+@pytest.mark.parametrize("name", ["branin", "hartmann6"])
+def test_test_function_curve_sets_are_the_curves_simulate_samples(name):
+    # The benchmark's table of a test function holds the curves of the configs a simulation of the
+    # function itself samples (same space, seed and order), so table and function runs compare.
+    from benchmarks import curve_sets
+    from halving import testfunctions
+
+    table, mode = curve_sets.make(name, 12, 9, seed=3)
+    fn = testfunctions.get(name, max_epochs=9)
+    run = halving.simulate(fn.curve, space=fn.space, trials=12, max_epochs=9, mode=fn.mode, policy="asha", seed=3)
+    assert mode == "min" and table.shape == (12, 9)
+    for i, config in run.configs.items():
+        assert table[i].tolist() == [fn.curve(config, e) for e in range(1, 10)]
+    assert run.best_value == table[run.best_trial, -1]

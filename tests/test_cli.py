@@ -38,7 +38,7 @@ def test_policies_lists_every_policy_with_defaults():
     out = invoke("policies", "--json")
     assert out.exit_code == 0
     table = json.loads(out.output)
-    assert set(table) == {"asha", "asha-stop", "sha", "hyperband", "median", "bandit", "truncation", "none"}
+    assert set(table) == {"asha", "asha-curve", "asha-stop", "sha", "hyperband", "median", "bandit", "truncation", "none"}
     assert table["asha"] == {"eta": 3, "min_epochs": 1}
     assert table["bandit"]["slack_factor"] == 0.1
 

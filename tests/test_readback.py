@@ -15,7 +15,7 @@ import policies as P
 from halving import space
 from halving.cli import app
 from halving.eventlog import iter_events, read_events
-from halving.experiment import ExperimentSpec, PolicySpec
+from halving.experiment import ExperimentSpec, PolicySpec, SamplerSpec
 from halving.rundir import read_spec
 
 from . import _custom_policy
@@ -80,7 +80,7 @@ def test_an_interrupted_run_reads_back_and_resumes(tmp_path, name):
 def test_the_spec_round_trips_exactly(name):
     spec = ExperimentSpec(space=SPACE, metric="acc", mode="min", max_epochs=9, trials=12, seed=4,
                           policy=PolicySpec.of(_policy(name), seed=4), budget=50, trial_timeout=3.5,
-                          cpus_per_rung=(1, 2), lookahead=0, target="pkg.mod:train")
+                          cpus=(1, 2), gpus=(0, 0.5), resources={"accel": 1}, sampler=SamplerSpec("tpe", {"n_startup": 5}), lookahead=0, target="pkg.mod:train")
     data = json.loads(json.dumps(spec.to_dict()))  # what spec.json and the log hold
     again = ExperimentSpec.from_dict(data)
     assert again == spec and again.to_dict() == spec.to_dict()

@@ -144,7 +144,7 @@ def test_a_raising_trial_fails_and_others_go_on(tmp_path):
 
 def test_survivors_get_more_cpus(tmp_path):
     result = halving.tune(T.CpuClass, SPACE, metric="acc", mode="max", policy="sha", max_epochs=9, trials=9, workers=2,
-                          cpus_per_rung=[1, 2], run_dir=tmp_path / "run")
+                          cpus=[1, 2], run_dir=tmp_path / "run")
     table = result.table()
     rows = list(zip(table.column("epoch").to_pylist(), table.column("cpus").to_pylist(),
                     table.column("ray_cpus").to_pylist()))

@@ -21,4 +21,5 @@ BENCHMARKS: dict[str, str] = {
     "decide_speed": "decisions per second on a recorded report stream (against Ray Tune's ASHA) and a simulation",
     "scale": "halving.simulate of ASHA and Hyperband with up to 1,000,000 trials and 1,000 workers",
     "sklearn_halving": "halving.sklearn.HalvingSearchCV against scikit-learn's HalvingRandomSearchCV",
+    "quality": "best val/test accuracy per epoch budget, each tool sampling its own configurations",
 }

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 import time
@@ -14,9 +15,22 @@ import policies
 from ..workloads import SearchWorkload, Workload
 from . import Outcome
 
-__all__ = ["policy_argument", "run", "run_search"]
+__all__ = ["SAMPLERS", "policy_argument", "run", "run_search", "sampler_argument"]
 
 DEFAULT_ETA = 3
+#: The samplers the quality benchmark asks for; "random" is what tune() does without a ``sampler=``.
+SAMPLERS = ("random", "tpe", "bohb")
+
+
+def sampler_argument(sampler: str) -> dict[str, Any]:
+    """The keyword ``tune()`` gets for ``sampler``: none for "random" (its default), else
+    ``sampler=``, refused with a clear message when this halving's ``tune()`` has no such setting."""
+    if sampler == "random":
+        return {}
+    if "sampler" not in inspect.signature(halving.tune).parameters:
+        raise ValueError(f"sampler {sampler!r}: this halving's tune() has no sampler= setting (it samples at "
+                         "random only); run the benchmark with --samplers random")
+    return {"sampler": sampler}
 
 
 def policy_argument(name: str, eta: int, seed: int) -> str | policies.Policy:
@@ -41,9 +55,12 @@ def _trainable(w: Workload):  # noqa: ANN202 - a function trainable
 
 
 def run(w: Workload, policy: str, *, trials: int, max_epochs: int, workers: int, seed: int, eta: int = DEFAULT_ETA,
-        configs: list[dict] | None = None, keep_events: bool = False) -> Outcome:
+        configs: list[dict] | None = None, keep_events: bool = False, budget: int | None = None,
+        sampler: str = "random") -> Outcome:
     """``halving.tune`` of ``w``: halving samples ``trials`` configurations itself.
 
+    ``budget`` is tune()'s cap on the epochs of all trials together; ``sampler`` how it
+    samples (see ``sampler_argument``).
     ``configs``, when given, are the configurations the peers get; halving's best
     trial is checked against them (the same sampling, by index). ``wall`` is the
     whole ``tune()`` call (starting its workers included); ``extra["engine_wall"]``
@@ -54,7 +71,8 @@ def run(w: Workload, policy: str, *, trials: int, max_epochs: int, workers: int,
         t0 = time.perf_counter()
         result = halving.tune(_trainable(w), w.space, metric=w.metric, mode=w.mode,
                               policy=policy_argument(policy, eta, seed), max_epochs=max_epochs, trials=trials,
-                              workers=workers, seed=seed, run_dir=os.path.join(d, "run"))
+                              workers=workers, seed=seed, budget=budget, run_dir=os.path.join(d, "run"),
+                              **sampler_argument(sampler))
         wall = time.perf_counter() - t0
     if configs is not None and result.best_trial is not None:
         expected = configs[result.best_trial]

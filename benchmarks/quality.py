@@ -14,9 +14,11 @@ the wide spaces ``SGD_WIDE_SPACE``/``MLP_WIDE_SPACE``), cnn and fashion (their
 benchmark spaces). Tools, each sampling from the same space translated into its own
 (R = ``--max-epochs``, eta = ``--eta``, min epochs 1):
 
-* halving: ``tune(policy="asha" | "hyperband", sampler=S, budget=B, trials=B)`` for each
-  sampler S of ``--samplers`` (``random`` is tune()'s default), ``--workers`` Ray workers;
-  ``trials=B`` is more than B epochs can start, so the budget is what ends the run;
+* halving: ``tune(policy="asha" | "hyperband", sampler=S, budget=B)`` for each sampler S of
+  ``--samplers`` (``random`` is tune()'s default), ``--workers`` Ray workers. ASHA gets
+  ``trials=B``, more than B epochs can start, so the budget is what ends its run; Hyperband
+  gets the trials of as many whole Hyperband iterations as B epochs pay for (started
+  together, its brackets would otherwise spend B on their lowest rungs);
 * Optuna: ``TPESampler(seed)`` with ``HyperbandPruner``, ask-and-tell, one trial at a time;
 * Syne Tune: ``BOHB`` (ASHA with its KDE searcher), its scheduler driven in this process;
 * dehb: ``DEHB`` through ask/tell, one worker (promotions continue from their state).
@@ -36,12 +38,13 @@ does not bias it (``TIMED = False``: targets are judged whatever the load).
 from __future__ import annotations
 
 import argparse
-import contextlib
+import math
 import tempfile
 import time
 import warnings
 
 import halving
+import policies
 
 from .adapters import NotInstalled, Outcome, dehb_search, halving_tune, optuna_study, syne_tune_bohb
 from .ray_session import start_ray, stop_ray
@@ -64,7 +67,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--workloads", "--workload", default=",".join(WORKLOADS),
                     help=f"comma-separated, of {','.join(WORKLOADS)} (and sgd, mlp); default all")
     ap.add_argument("--seeds", type=int, default=5, help="seeds of every workload (0..N-1)")
-    ap.add_argument("--budget", type=int, default=324, help="total epochs of every tool's run (default 12 R)")
+    ap.add_argument("--budget", type=int, default=None,
+                    help="total epochs of every tool's run (default: one Hyperband iteration, 357 at R=27, eta=3)")
     ap.add_argument("--max-epochs", type=int, default=27, help="R: the epochs of a fully trained trial")
     ap.add_argument("--eta", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2, help="halving's Ray workers")
@@ -85,6 +89,26 @@ def tool_list(samplers: list[str], peers: list[str]) -> list[tuple[str, str, str
     return runs + [(peer, PEERS[peer][0], "own") for peer in peers]
 
 
+def hyperband_iteration(max_epochs: int, eta: int) -> tuple[int, int]:
+    """The trials of one Hyperband iteration and the epochs they train (promoted trials resume:
+    a rung costs its trials times the epochs from the previous rung)."""
+    trials = epochs = 0
+    for _, n, levels in policies.hyperband_brackets(max_epochs, eta):
+        trials += n
+        prev = 0
+        for level in levels:
+            epochs += n * (level - prev)
+            n, prev = max(1, n // eta), level
+    return trials, epochs
+
+
+def halving_trials(policy: str, budget: int, max_epochs: int, eta: int) -> int:
+    if policy == "hyperband":
+        trials, epochs = hyperband_iteration(max_epochs, eta)
+        return trials * math.ceil(budget / epochs)
+    return budget
+
+
 def _curve(o: Outcome, max_epochs: int, sign: float) -> list[tuple[int, float]]:
     """halving's best value at R against epochs spent, from its reports in time order."""
     cols = o.table.to_pydict()
@@ -100,7 +124,8 @@ def _curve(o: Outcome, max_epochs: int, sign: float) -> list[tuple[int, float]]:
 def run_one(w: ModelWorkload, tool: str, policy: str, sampler: str, seed: int, args: argparse.Namespace) -> Outcome:
     kw = {"budget": args.budget, "max_epochs": args.max_epochs, "eta": args.eta, "seed": seed}
     if tool == "halving":
-        o = halving_tune.run(w, policy, trials=args.budget, workers=args.workers, sampler=sampler, **kw)
+        o = halving_tune.run(w, policy, trials=halving_trials(policy, args.budget, args.max_epochs, args.eta),
+                             workers=args.workers, sampler=sampler, **kw)
         cols = o.table.to_pydict()
         o.extra.update(trials_started=len(set(cols["trial"])), curve=_curve(o, args.max_epochs, 1.0))
         return o
@@ -231,6 +256,8 @@ def run(args: argparse.Namespace) -> tuple[dict, list[Target]]:
     if args.quick:
         args.workloads, args.seeds, args.max_epochs, args.budget = "sgd-wide", 1, 3, 30
         args.samplers = "random"
+    if args.budget is None:
+        args.budget = hyperband_iteration(args.max_epochs, args.eta)[1]
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
     samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
     for s in samplers:  # a sampler this halving does not know stops the run before anything trains

@@ -19,7 +19,7 @@ from benchmarks.report_stream import record, replay_halving
 from halving.synthetic import synthetic_curves
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPECTED = {"overhead", "utilisation", "wall", "compare_peers", "decide_speed", "scale", "sklearn_halving"}
+EXPECTED = {"overhead", "utilisation", "wall", "compare_peers", "decide_speed", "scale", "sklearn_halving", "quality"}
 
 
 def test_help_lists_every_benchmark():

@@ -140,7 +140,10 @@ def run_sampled(w: Workload, *, budget: int, max_epochs: int, eta: int, seed: in
     sign = 1.0 if w.mode == "max" else -1.0
     with _one_thread(w, True):
         t0 = time.perf_counter()
-        study = optuna.create_study(direction="maximize" if w.mode == "max" else "minimize",
+        # HyperbandPruner draws a trial's bracket from a hash of the study's name: a fixed name
+        # (not Optuna's random one) makes a seed's run repeatable
+        study = optuna.create_study(study_name=f"quality-seed-{seed}",
+                                    direction="maximize" if w.mode == "max" else "minimize",
                                     sampler=optuna.samplers.TPESampler(seed=seed),
                                     pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=R,
                                                                           reduction_factor=eta))

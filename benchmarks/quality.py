@@ -79,7 +79,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--max-minutes", type=float, default=60.0,
                     help="skip a (workload, seed) block that would end later than this from the start")
     ap.add_argument("--quick", action="store_true",
-                    help="smoke run: sgd-wide, 1 seed, R=3, budget 30, random sampler")
+                    help="smoke run: sgd-wide, 1 seed, R=3, budget 30")
     ap.add_argument("--plot", default=None, help="also draw best value at R against epochs spent to this PNG")
 
 
@@ -141,7 +141,8 @@ def _run_logged(w: ModelWorkload, tool: str, policy: str, sampler: str, seed: in
             warnings.simplefilter("ignore")  # scikit-learn's convergence and overflow warnings of poor configs
             o = run_one(w, tool, policy, sampler, seed, args)
         r = {**o.summary(METRIC, TEST), "sampler": sampler}
-        r.pop("engine_wall", None)
+        for k in ("engine_wall", "round_trips"):
+            r.pop(k, None)
         print(f"{head}: best val {r['best_val']}, test {r['test']}, epochs {r['epochs']}, "
               f"trials {r.get('trials_started')}, at R {r['reached_R']}, wall {r['wall']:.1f} s", flush=True)
     except Exception as exc:  # noqa: BLE001 - one failed run must not end the benchmark
@@ -255,7 +256,6 @@ def _blocks(workloads: dict[str, ModelWorkload], tools: list[tuple[str, str, str
 def run(args: argparse.Namespace) -> tuple[dict, list[Target]]:
     if args.quick:
         args.workloads, args.seeds, args.max_epochs, args.budget = "sgd-wide", 1, 3, 30
-        args.samplers = "random"
     if args.budget is None:
         args.budget = hyperband_iteration(args.max_epochs, args.eta)[1]
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]

@@ -3,7 +3,8 @@
 Needs the torch extra: ``pip install -e '.[torch]'`` (torch and mnist1d).
 Both are imported inside the functions, so this module imports without them
 and ``halving run`` can list it. MNIST-1D is generated locally from its
-templates with a fixed seed (``make_dataset``), never downloaded.
+templates with a fixed seed (``make_dataset``), never downloaded, and kept
+in a cache file for the next run (``_generated``).
 
 ``train(config)`` is a function trainable: each epoch is one pass of Adam
 over the training set in minibatches, followed by ``halving.report``. It uses
@@ -15,6 +16,9 @@ the bundled example with ``halving run cnn-mnist1d``, or a small tune with::
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -71,16 +75,11 @@ _cache: dict[str, Data] = {}
 def load_data() -> Data:
     """MNIST-1D's 4000 training signals split 80/20 (stratified, always the same
     split) into train and validation, and its 1000 test signals. Made once per
-    process and shared by its trials."""
+    process and shared by its trials; generating it takes seconds, so the arrays
+    are also kept in a cache file (see ``_generated``) for the next process."""
     torch = _torch()
-    try:
-        from mnist1d.data import get_dataset_args, make_dataset
-    except ImportError as exc:
-        raise ImportError(NEEDS_TORCH) from exc
     if "data" not in _cache:
-        # Deterministic (seed 42 in its args); it also reseeds numpy's global RNG,
-        # which nothing here uses. Already centred and scaled to unit variance.
-        d = make_dataset(get_dataset_args())
+        d = _generated()
         X_train, X_val, y_train, y_val = train_test_split(
             d["x"], d["y"], test_size=0.2, stratify=d["y"], random_state=SEED)
 
@@ -93,6 +92,42 @@ def load_data() -> Data:
         _cache["data"] = Data(signals(X_train), labels(y_train), signals(X_val), labels(y_val),
                               signals(d["x_test"]), labels(d["y_test"]))
     return _cache["data"]
+
+
+_ARRAYS = ("x", "y", "x_test", "y_test")
+
+
+def _generated() -> dict[str, np.ndarray]:
+    """MNIST-1D as ``make_dataset`` generates it (deterministic: seed 42 in its args; it also
+    reseeds numpy's global RNG, which nothing here uses; already centred and scaled), read
+    from ``<cache>/halving/mnist1d-<mnist1d version>.npz`` when an earlier process saved it
+    there (arrays only, read without pickle). ``<cache>`` is ``$XDG_CACHE_HOME`` or
+    ``~/.cache``; a cache that cannot be written is skipped."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        made_by = version("mnist1d")  # without importing it: that alone takes a second
+    except PackageNotFoundError as exc:
+        raise ImportError(NEEDS_TORCH) from exc
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "halving"
+    path = root / f"mnist1d-{made_by}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in _ARRAYS}
+    except (OSError, KeyError, ValueError):
+        pass  # none yet, or unreadable: generate it
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    d = make_dataset(get_dataset_args())
+    try:  # written whole, then renamed: processes generating it at once never read half a file
+        root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=root, suffix=".npz")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **{k: np.asarray(d[k]) for k in _ARRAYS})
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return d
 
 
 def make_model(config: dict, length: int = 40, n_classes: int = 10) -> Model:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import space
+from . import samplers, space
 from .result import Result, TrialState
 from .rundir import load
 from .simulation import simulate
@@ -18,5 +18,5 @@ def reuse_workers():  # noqa: ANN201 - a context manager
     return _reuse()
 
 
-__all__ = ["Result", "TrialState", "checkpoint", "cpus", "report", "simulate", "space", "tune", "load", "reuse_workers"]
+__all__ = ["Result", "TrialState", "checkpoint", "cpus", "report", "samplers", "simulate", "space", "tune", "load", "reuse_workers"]
 __version__ = "0.1.0"

@@ -21,6 +21,7 @@ from policies import Action, Decision, Reason
 from .backends.protocol import Backend, Segment, Start
 from .experiment import ExperimentSpec
 from .result import ReportTable, Result, TrialState
+from .samplers import Proposal
 
 __all__ = ["Engine", "NullRecorder", "Recorder", "TrialRecord"]
 
@@ -31,7 +32,7 @@ class Recorder(Protocol):
     ``assigned`` and ``decisions`` return only once they, and every event recorded
     before them, are on disk: the engine acts right after either."""
 
-    def trial_created(self, trial: int, config: dict, time: float) -> None: ...
+    def trial_created(self, trial: int, config: dict, time: float, origin: dict | None = None) -> None: ...
 
     def assigned(self, trial: int, start: int, until: int, reason: Reason | None, time: float) -> None: ...
 
@@ -53,7 +54,7 @@ class Recorder(Protocol):
 class NullRecorder:
     """Records nothing: ``simulate`` and read-back have no log to write."""
 
-    def trial_created(self, trial: int, config: dict, time: float) -> None: pass
+    def trial_created(self, trial: int, config: dict, time: float, origin: dict | None = None) -> None: pass
 
     def assigned(self, trial: int, start: int, until: int, reason: Reason | None, time: float) -> None: pass
 
@@ -107,6 +108,9 @@ class Engine:
         levels = getattr(policy, "levels", None) or ()
         # The rung a trial trains toward from each epoch, looked up (not searched) per assignment.
         self.rung_at = [bisect.bisect_right(levels, e) for e in range(spec.max_epochs + 1)]
+        self.sampler = spec.started_sampler(levels)
+        self.observing = self.sampler.observes  # only a sampler that learns is told of reports
+        self.holding: set[int] = set()  # the trials holding a grant: what a sampler sees as running
         self.trials: dict[int, TrialRecord] = {}
         self.decisions: list[Decision] = []
         self.promotions: list[Decision] = []  # paused trials the policy resumed, with its reason
@@ -141,8 +145,8 @@ class Engine:
         self.rec.flush()
 
     def running(self) -> list[int]:
-        """The trials holding a grant (a scan: read at resume, never on the loop's path)."""
-        return [t for t, r in sorted(self.trials.items()) if r.granted is not None]
+        """The trials holding a grant, in order."""
+        return sorted(self.holding)
 
     def halt(self, why: str) -> None:
         """Hand out no more work; running trials finish their current grant."""
@@ -152,7 +156,8 @@ class Engine:
     def _fill(self) -> object:
         """Hand work to every free worker; returns the policy's last answer."""
         backend, rec, trials = self.backend, self.rec, self.trials
-        next_work, config_of, created, assigned = self.policy.next, self.spec.config_of, self.created, self.assigned
+        next_work, propose, created, assigned = self.policy.next, self.propose, self.created, self.assigned
+        sampler_name = self.spec.sampler.name
         WAIT, DONE, CHECKPOINT, SCRATCH = P.WAIT, P.DONE, Start.CHECKPOINT, Start.SCRATCH
         while backend.free_slots() > 0:
             if self.timeout is not None and backend.now() - self.t0 >= self.timeout:
@@ -170,8 +175,9 @@ class Engine:
                     return DONE
             now = backend.now()
             if new:
-                record = created(trial, config_of(trial))
-                rec.trial_created(trial, record.config, now)
+                proposal = propose(trial)
+                record = created(trial, proposal.config)
+                rec.trial_created(trial, record.config, now, proposal.origin(sampler_name))
             else:
                 record = trials[trial]
             start = record.trained
@@ -204,17 +210,25 @@ class Engine:
         self.rec.removed(trial, epoch, self.backend.now())
         return self.policy.remove(trial, epoch)
 
+    def propose(self, trial: int) -> Proposal:
+        """The sampler's proposal for a new trial, given the trials running now (it changes no
+        state: ``replay`` asks again to check a logged proposal)."""
+        return self.sampler.propose(trial, self.holding if self.observing else ())
+
     # ------------------------------------------------------ state transitions
-    # Shared by the live loop and by ``replay``: the same bookkeeping either way.
+    # Shared by the live loop and by ``replay``: the same bookkeeping either way, and the
+    # sampler is told the same things in the same order.
     def created(self, trial: int, config: dict) -> TrialRecord:
         record = self.trials[trial] = TrialRecord(config)
+        if self.observing:
+            self.sampler.created(trial, config)
         return record
-
 
     def assigned(self, trial: int, start: int, until: int, reason: Reason | None = None) -> None:
         record = self.trials[trial]
         record.state = TrialState.RUNNING
         record.granted = until
+        self.holding.add(trial)
         self.reserved += until - start
         if reason is not None:
             self.promotions.append(Decision(trial, start, Action.CONTINUE, reason, until))
@@ -230,6 +244,10 @@ class Engine:
         if len(values):
             self.reports.add(trial, start, values, times, worker, extra)
             record.last_value = float(values[-1])
+            if self.observing:
+                observe = self.sampler.observe
+                for i, value in enumerate(values):
+                    observe(trial, start + i + 1, float(value))
 
     def decided(self, d: Decision) -> None:
         """Engine bookkeeping for one decision (live and replay)."""
@@ -239,6 +257,7 @@ class Engine:
             # What was granted and not trained goes back to the budget.
             self.reserved -= max(0, record.granted - record.trained)
             record.granted = None
+            self.holding.discard(d.trial)
         if d.action is Action.CONTINUE:
             return
         if d.action is Action.PAUSE:

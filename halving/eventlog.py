@@ -45,7 +45,8 @@ kind                 columns
 ===================  ==================================================================
 experiment_started   payload (JSON spec: version, target, space, policy, params, ...)
 session_started      payload (JSON: session number, workers, resumed, replayed, ...)
-trial_created        trial, payload (JSON config)
+trial_created        trial, payload (JSON config), reason (JSON: the proposal's origin, ``sampler``,
+                     ``model``, ``n_obs``, ``pending``...; null in logs written before samplers)
 assigned             trial, epoch (trained so far), until (granted), reason (JSON or null),
                      payload (JSON ``{"how": ...}`` or null)
 report               trial, epoch, value (the metric as reported: may be NaN or infinite),
@@ -291,8 +292,9 @@ class EventLog:
     def session_started(self, info: dict, time: float) -> None:
         self.add(EventKind.SESSION_STARTED, time, payload=json_text(info))
 
-    def trial_created(self, trial: int, config: dict, time: float) -> None:
-        self.add(EventKind.TRIAL_CREATED, time, trial=trial, payload=json_text(config))
+    def trial_created(self, trial: int, config: dict, time: float, origin: dict | None = None) -> None:
+        self.add(EventKind.TRIAL_CREATED, time, trial=trial, payload=json_text(config),
+                 reason=None if origin is None else json_text(origin))
 
     def assigned(self, trial: int, start: int, until: int, reason: Reason | None, time: float,
                  how: str | None = None) -> None:

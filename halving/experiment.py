@@ -20,12 +20,12 @@ from typing import Any, Mapping, Sequence
 
 import policies as P
 
-from . import checks
+from . import checks, samplers as S
 from .errors import SpecError, SpecTypeError
 from .eventlog import json_text
 from .space import Space, load_space
 
-__all__ = ["ExperimentSpec", "PolicySpec", "MAX_GRID"]
+__all__ = ["ExperimentSpec", "PolicySpec", "SamplerSpec", "MAX_GRID"]
 
 # A grid larger than this is refused: every trial is a row of the log and a policy entry.
 MAX_GRID = 10**8
@@ -95,20 +95,69 @@ def _takes(name: str) -> set[str]:
 
 
 def _import_policy(path: str) -> type[P.Policy]:
+    return _import_class(path, P.Policy, "policy", "policies.Policy")
+
+
+def _import_class(path: str, base: type, what: str, base_name: str) -> type:
     module_name, _, qualname = path.partition(":")
     if "<locals>" in qualname:
-        raise SpecError(f"policy class {path} is defined inside a function; define it at module level "
+        raise SpecError(f"{what} class {path} is defined inside a function; define it at module level "
                         "so that resume, show, replay and load can import it")
     try:
         obj: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
-        raise SpecError(f"cannot import policy class {path}: {exc}; it must be importable where the run "
+        raise SpecError(f"cannot import {what} class {path}: {exc}; it must be importable where the run "
                         "is read back") from None
-    if not (isinstance(obj, type) and issubclass(obj, P.Policy)):
-        raise SpecError(f"{path} is not a policies.Policy subclass")
+    if not (isinstance(obj, type) and issubclass(obj, base)):
+        raise SpecError(f"{path} is not a {base_name} subclass")
     return obj
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """A sampler as data: a registered name (``"tpe"``) or the import path of a
+    ``halving.samplers.Sampler`` subclass (``"mypkg.mod:MySampler"``), plus its constructor
+    parameters. ``build()`` makes a fresh, unstarted sampler from it."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, sampler: str | S.Sampler | SamplerSpec, params: Mapping[str, Any] | None = None) -> SamplerSpec:
+        """From a name with parameters, or from a sampler object (its class and ``params()``)."""
+        if isinstance(sampler, SamplerSpec):
+            return sampler
+        params = dict(params or {})
+        if isinstance(sampler, S.Sampler):
+            if params:
+                raise SpecTypeError(f"sampler parameters {sorted(params)} were given with a sampler object "
+                                    f"{sampler!r}; pass them to its constructor")
+            cls_ = type(sampler)
+            name = sampler.name if S.SAMPLERS.get(sampler.name) is cls_ else f"{cls_.__module__}:{cls_.__qualname__}"
+            spec = cls(name, _plain(sampler.params()))
+        elif isinstance(sampler, str) and sampler:
+            if ":" not in sampler and sampler not in S.SAMPLERS:
+                raise SpecError(f"unknown sampler {sampler!r}; choose one of {', '.join(S.SAMPLERS)}, or give a "
+                                "halving.samplers.Sampler object or 'module:Class'")
+            spec = cls(sampler, params)
+        else:
+            raise SpecTypeError(f"sampler must be a name ({', '.join(S.SAMPLERS)}), 'module:Class' or a "
+                                f"halving.samplers.Sampler, but got sampler={sampler!r}")
+        spec.build()  # bad parameters are refused here, before anything runs
+        return spec
+
+    def build(self) -> S.Sampler:
+        """A fresh sampler (not started: the engine starts it)."""
+        try:
+            if ":" not in self.name:
+                return S.make(self.name, **self.params)
+            return _import_class(self.name, S.Sampler, "sampler", "halving.samplers.Sampler")(**self.params)
+        except TypeError as exc:
+            raise SpecTypeError(f"sampler {self.name!r} with {dict(self.params)}: {exc}") from None
+        except ValueError as exc:
+            raise SpecError(f"sampler {self.name!r} with {dict(self.params)}: {exc}") from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +173,8 @@ class ExperimentSpec:
     max_epochs: int
     space: Space | None = None
     policy: PolicySpec = PolicySpec("asha")
+    # None: the default, resolved at construction: "grid" with trials=None, else "random".
+    sampler: SamplerSpec | None = None
     trials: int | None = None
     budget: int | None = None
     workers: int | None = None
@@ -137,7 +188,8 @@ class ExperimentSpec:
     target: str | None = None
 
     # Fields that make an experiment a different one; the others may change on resume.
-    IDENTITY = ("space", "metric", "mode", "policy", "policy_params", "max_epochs", "n_trials", "budget", "seed")
+    IDENTITY = ("space", "metric", "mode", "policy", "policy_params", "sampler", "sampler_params", "max_epochs",
+                "n_trials", "budget", "seed")
 
     def __post_init__(self) -> None:
         if not isinstance(self.metric, str) or not self.metric:
@@ -166,6 +218,13 @@ class ExperimentSpec:
         if self.space is None and self.trials is None:
             raise SpecError("a curve table experiment (space=None) needs trials=N rows")
         self.n_trials  # a grid's size is checked now, not when the first trial starts
+        if self.sampler is None:
+            default = "rows" if self.space is None else "grid" if self.trials is None else "random"
+            object.__setattr__(self, "sampler", SamplerSpec(default))
+        elif not isinstance(self.sampler, SamplerSpec):
+            object.__setattr__(self, "sampler", SamplerSpec.of(self.sampler))
+        # A sampler that refuses this space or trial count stops us here; kept for config_of.
+        object.__setattr__(self, "_sampler", self.started_sampler())
 
     # ------------------------------------------------------------ derived
     @property
@@ -182,16 +241,26 @@ class ExperimentSpec:
         return size
 
     def config_of(self, trial: int) -> dict:
-        """Trial ``trial``'s configuration: the same for the same seed, in any process."""
-        if self.space is None:
-            return {"row": trial}
-        if self.trials is None:
-            grid = self.__dict__.get("_grid")
-            if grid is None:  # built once: a grid is indexed once per trial
-                grid = self.space.grid()
-                object.__setattr__(self, "_grid", grid)
-            return grid[trial]
-        return self.space.config(trial, self.seed)
+        """Trial ``trial``'s configuration under a sampler that learns nothing (random, grid,
+        a curve table's rows): the same for the same seed, in any process. A model-based
+        sampler's configs depend on the reports: they are in the run's log."""
+        sampler = self.__dict__["_sampler"]
+        if sampler.observes:
+            raise SpecError(f"trial {trial}'s config under the {self.sampler.name!r} sampler depends on the "
+                            "trials' reports: read it from the run (result.configs)")
+        return sampler.propose(trial, ()).config
+
+    def started_sampler(self, levels: Sequence[int] = ()) -> S.Sampler:
+        """A fresh sampler started for this experiment (``levels``: the policy's rung epochs);
+        one that refuses the experiment (a grid of continuous dimensions, say) is a ``SpecError``."""
+        sampler = S.RowSampler() if self.sampler.name == "rows" else self.sampler.build()
+        try:
+            sampler.start(self.space, seed=self.seed, mode=self.mode, n_trials=self.n_trials, levels=levels)
+        except TypeError as exc:
+            raise SpecTypeError(f"sampler {self.sampler.name!r}: {exc}") from None
+        except ValueError as exc:
+            raise SpecError(f"sampler {self.sampler.name!r}: {exc}") from None
+        return sampler
 
     def started_policy(self) -> P.Policy:
         """A fresh policy started for this experiment; a policy that refuses the
@@ -219,6 +288,9 @@ class ExperimentSpec:
             elif f.name == "policy":
                 out["policy"], out["policy_params"] = value.name, _plain(dict(value.params))
                 continue
+            elif f.name == "sampler":
+                out["sampler"], out["sampler_params"] = value.name, _plain(dict(value.params))
+                continue
             elif f.name == "cpus_per_rung" and value is not None:
                 value = list(value)
             out[f.name] = value
@@ -230,12 +302,14 @@ class ExperimentSpec:
         """The spec a log or ``spec.json`` holds; absent fields take their defaults."""
         if not isinstance(data, Mapping) or "policy" not in data:
             raise SpecError(f"not an experiment spec: {str(data)[:200]}")
-        names = {f.name for f in dataclasses.fields(cls)} - {"policy"}
+        names = {f.name for f in dataclasses.fields(cls)} - {"policy", "sampler"}
         args = {k: v for k, v in data.items() if k in names and v is not None}
         args["trials"] = data.get("trials")  # None is meaningful: the whole grid
         if args.get("space") is not None:
             args["space"] = Space.from_spec(args["space"])
         args["policy"] = PolicySpec(data["policy"], dict(data.get("policy_params") or {}))
+        if data.get("sampler"):  # a log written before samplers existed has none: the default
+            args["sampler"] = SamplerSpec(data["sampler"], dict(data.get("sampler_params") or {}))
         args.update(changes)
         return cls(**args)
 

@@ -20,7 +20,8 @@ strings; a column whose values mix types (or hold lists) holds their JSON text.
   (``last_<metric>``, ``best_<metric>``), and its failure message.
 - ``decisions``: one row per decision, and per promotion (a paused trial resumed,
   ``kind = "promotion"``), in log order: trial, epoch, action, until, and the
-  reason's fields as columns (rule, rung, cutoff, compared, rank, bracket, detail).
+  reason's fields as columns (rule, rung, cutoff, compared, rank, bracket, detail, predicted,
+  uncertainty).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ CONFIG_PREFIX = "config."
 METRIC_PREFIX = "metric."
 _FIXED = ("trial", "epoch", "time", "worker")
 _REASON_TYPES = {"rule": pa.string(), "rung": pa.int64(), "cutoff": pa.float64(), "compared": pa.int64(),
-                 "rank": pa.int64(), "bracket": pa.int64(), "detail": pa.string()}
+                 "rank": pa.int64(), "bracket": pa.int64(), "detail": pa.string(), "predicted": pa.float64(),
+                 "uncertainty": pa.float64()}
 
 
 @dataclass(frozen=True)

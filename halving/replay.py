@@ -13,7 +13,7 @@ from policies import Action
 
 from .engine import Engine
 from .errors import UserError
-from .eventlog import EventKind, decision_from_event, reason_from_json
+from .eventlog import EventKind, decision_from_event, json_text, reason_from_json
 
 __all__ = ["ReplayMismatch", "replay_log"]
 
@@ -22,14 +22,19 @@ class ReplayMismatch(UserError):
     """The log does not match what the policy decides: not the same experiment."""
 
 
-def replay_log(engine: Engine, events: Iterable[dict], *, strict: bool = True) -> dict:
-    """Rebuild ``engine``'s state from logged events by making its policy the same calls in
-    the same order. Raises ``ReplayMismatch`` when the policy disagrees with the log.
+def replay_log(engine: Engine, events: Iterable[dict], *, strict: bool = True, check_proposals: bool = False) -> dict:
+    """Rebuild ``engine``'s state from logged events by making its policy and its sampler the
+    same calls in the same order. Raises ``ReplayMismatch`` when the policy disagrees with the log.
+
+    ``check_proposals`` (a resume) asks the sampler again for each logged trial's config, at
+    the same point of the log; ``stats["sampler"]`` says how many agreed and, at the first
+    that does not, what the log holds and what the sampler proposes now: from there on the
+    proposals are not those of an uninterrupted run. The logged configs are kept either way.
 
     ``strict=False`` reads a log with records missing (a damage in the middle): the policy
     is not consulted, and events of trials whose creation was lost are skipped and counted
     (``stats["skipped"]``), so what remains can be shown but not resumed."""
-    state = _Replay(engine) if strict else _LenientReplay(engine)
+    state = _Replay(engine, check_proposals) if strict else _LenientReplay(engine)
     for ev in events:
         handler = state.handlers.get(ev["kind"])
         if handler is None:
@@ -48,12 +53,15 @@ def replay_log(engine: Engine, events: Iterable[dict], *, strict: bool = True) -
 class _Replay:
     """One handler per event kind, each the live loop's transition for that event."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, check_proposals: bool = False) -> None:
         self.engine = engine
         self.stats = {"reports": 0, "decisions": 0, "assignments": 0}
+        self.check = check_proposals
+        if check_proposals:
+            self.stats["sampler"] = {"name": engine.spec.sampler.name, "checked": 0, "same": 0, "diverged": None}
         self.tainted: set[int] = set()  # after a non-finite value the policy saw no more of a trial
         self.handlers: dict[str, Callable[[dict], None]] = {
-            EventKind.TRIAL_CREATED.value: lambda ev: engine.created(ev["trial"], json.loads(ev["payload"])),
+            EventKind.TRIAL_CREATED.value: self.created,
             EventKind.ASSIGNED.value: self.assigned,
             EventKind.REPORT.value: self.report,
             EventKind.REFUSED.value: self.refused,
@@ -63,6 +71,34 @@ class _Replay:
             EventKind.RESTARTED.value: self.restarted,
             EventKind.EXPERIMENT_FINISHED.value: lambda ev: setattr(engine, "finished", True),
         }
+
+    def created(self, ev: dict) -> None:
+        if self.check:
+            self._check_proposal(ev)
+        self.engine.created(ev["trial"], json.loads(ev["payload"]))
+
+    def _check_proposal(self, ev: dict) -> None:
+        """Would the sampler, fed what it was fed before this point of the log, propose the
+        logged config? The first disagreement is described, with the origins of both."""
+        out = self.stats["sampler"]
+        out["checked"] += 1
+        proposal = self.engine.propose(ev["trial"])
+        if json_text(proposal.config) == ev["payload"]:
+            out["same"] += 1
+            return
+        if out["diverged"] is not None:
+            return
+        logged = json.loads(ev["reason"]) if ev.get("reason") else None
+        now = proposal.origin(self.engine.spec.sampler.name)
+        why = ("the log does not say how this config was proposed (written before samplers were logged)"
+               if logged is None else
+               f"the log's proposal came from {logged.get('model')} on {logged.get('n_obs')} observations; the "
+               f"sampler now uses {now['model']} on {now['n_obs']}"
+               + (" (the same inputs: the sampler's code or numpy changed, or it is not deterministic)"
+                  if (logged.get("model"), logged.get("n_obs"), logged.get("pending")) ==
+                  (now["model"], now["n_obs"], now["pending"]) else ""))
+        out["diverged"] = {"trial": ev["trial"], "logged": json.loads(ev["payload"]), "now": proposal.config,
+                           "logged_origin": logged, "now_origin": now, "why": why}
 
     def _next_is(self, ev: dict, what: str) -> P.Assignment:
         a = self.engine.policy.next()

@@ -290,7 +290,10 @@ class Float(Dimension):
         return ("" if self.q is None else "q") + self.prior.name
 
     def sample(self, rng: np.random.Generator) -> float:
-        x = self.prior.draw(rng)
+        return self.rounded(self.prior.draw(rng))
+
+    def rounded(self, x: float) -> float:
+        """``x`` as a draw of this dimension ends: quantised by ``q`` when it is set."""
         return x if self.q is None else _quantize(x, self.q)
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -19,9 +20,10 @@ from .engine import Engine
 from .errors import SpecTypeError, UserError
 from . import runlock
 from .eventlog import EventLog, iter_events, log_files, read_events, repair_run
-from .experiment import ExperimentSpec, PolicySpec
+from .experiment import ExperimentSpec, PolicySpec, SamplerSpec
 from .replay import replay_log
 from .result import Result, TrialState
+from .samplers import Sampler
 from .rundir import BEST_MODEL, session_seconds, spec_of_events
 from .signing import dump_pickle, run_key
 from .trainable import describe_trainable
@@ -48,6 +50,7 @@ def tune(
     metric: str,
     mode: str | None = None,
     policy: str | P.Policy = "asha",
+    sampler: str | Sampler | None = None,
     max_epochs: int,
     trials: int | None = None,
     budget: int | None = None,
@@ -80,8 +83,9 @@ def tune(
     (seconds) stops handing out work and finishes cleanly. Everything is
     logged to ``run_dir`` (default ``halving-runs/<time>-<policy>-<id>``);
     ``resume=True`` continues the experiment logged there. ``address=None``
-    starts a local Ray and shuts it down afterwards (an already initialised
-    Ray is used as it is); ``"auto"`` or ``"ray://..."`` joins a cluster and
+    starts a local Ray and keeps it, with its workers idle, for the next
+    ``tune()`` of the process (shut down at exit, or by ``ray.shutdown()``;
+    an already initialised Ray is used as it is); ``"auto"`` or ``"ray://..."`` joins a cluster and
     leaves it running. ``cpus_per_rung`` gives trials on higher rungs more
     CPUs, e.g. ``[1, 2, 4]``; the trainable reads its count with
     ``halving.cpus()``. A trial that raises is retried up to
@@ -100,6 +104,10 @@ def tune(
     asked for the next assignment before the current one's results are in, so
     an ASHA promotion may come one assignment later, and after ``timeout`` a
     worker still trains the assignment it holds queued as well as its current one.
+    ``sampler`` chooses each new trial's configuration: ``"random"`` (the
+    default; ``"grid"`` with ``trials=None``), ``"tpe"``, ``"bohb"`` or a
+    ``halving.samplers.Sampler`` object; the log records which model proposed
+    each config and on how many observations.
     Extra keyword arguments are the policy's parameters (``eta=3``,
     ``min_epochs=1``, ``grace=...``).
     """
@@ -107,7 +115,7 @@ def tune(
     _check_keywords(policy, policy_params)
     spec = ExperimentSpec(
         space=space, metric=metric, mode=mode, policy=PolicySpec.of(policy, policy_params, seed=seed),
-        max_epochs=max_epochs, trials=trials, budget=budget, workers=workers, timeout=timeout, seed=seed,
+        sampler=None if sampler is None else SamplerSpec.of(sampler), max_epochs=max_epochs, trials=trials, budget=budget, workers=workers, timeout=timeout, seed=seed,
         max_failures=max_failures, trial_timeout=trial_timeout, paused_in_memory=paused_in_memory,
         cpus_per_rung=cpus_per_rung, lookahead=lookahead, target=target_name(trainable))
     return run_experiment(spec, trainable, run_dir=run_dir, resume=resume, address=address, progress=progress,
@@ -140,7 +148,9 @@ def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.Pa
         from .backends.ray_backend import RayBackend
         from .backends.ray_cluster import connect
 
-        with connect(address) as cluster:
+        # A Ray this call starts is kept for the process, its workers idle for the next tune()
+        # (ray_pool says when that is safe); a Ray the user started, or a cluster, is not.
+        with connect(address, keep=address is None) as cluster:
             workers = spec.workers or max(1, int(cluster.cpus))
             store = CheckpointStore(run_path / CHECKPOINTS, run_key(run_path, create=True))
             backend = RayBackend(trainable, spec, workers=workers, class_trainable=kind == "class",
@@ -180,7 +190,8 @@ def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: P
             log.experiment_started(spec.to_dict(), now)
             (run_path / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2, default=str))
         else:
-            stats = replay_log(engine, iter_events(events))
+            stats = replay_log(engine, iter_events(events), check_proposals=True)
+            _warn_diverged(stats["sampler"], run_path)
             needed = {t for t, r in engine.trials.items() if r.state in (TrialState.PAUSED, TrialState.RUNNING)}
             stale = CheckpointStore(run_path / CHECKPOINTS, None).prune(keep=needed)
             session.update(resumed=True, replayed=stats, running_at_crash=engine.running(),
@@ -206,6 +217,16 @@ def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: P
                 log.close()
             except OSError:
                 pass  # the write that failed was reported; what was written before stays
+
+
+def _warn_diverged(check: dict, run_path: Path) -> None:
+    """A resume whose sampler no longer proposes what the log holds says so (the session
+    record in the log holds the same description)."""
+    diverged = check.get("diverged")
+    if diverged is not None:
+        warnings.warn(f"{run_path}: the {check['name']} sampler proposes trial {diverged['trial']} another config "
+                      f"than the log holds ({diverged['why']}); the logged configs are kept, but proposals "
+                      "from here on are not those of an uninterrupted run", stacklevel=3)
 
 
 def _train(engine: Engine, log: EventLog, run_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 
 from ._asha import ASHA, ASHAStop
+from ._curve import ASHACurve
 from ._base import (
     DONE,
     WAIT,
@@ -28,6 +29,7 @@ from ._sha import SuccessiveHalving
 
 __all__ = [
     "ASHA",
+    "ASHACurve",
     "ASHAStop",
     "Action",
     "Assignment",
@@ -56,6 +58,7 @@ __all__ = [
 POLICIES: dict[str, type[Policy]] = {
     "asha": ASHA,
     "asha-stop": ASHAStop,
+    "asha-curve": ASHACurve,
     "sha": SuccessiveHalving,
     "hyperband": Hyperband,
     "median": MedianStopping,

@@ -60,7 +60,7 @@ class ASHA(RungPolicy):
             self.running += 1
             reason = Reason("top-k", rung=k, cutoff=self.direction.sign * top.cutoff(), compared=len(top),
                             rank=self._leave(k, score, trial), bracket=self._bracket)
-            return Assignment(trial, self.levels[k + 1], new=False, reason=reason)
+            return Assignment(trial, self.levels[k + 1], new=False, reason=self._promotion_reason(k, trial, reason))
         if self.n_started < self.n_trials:
             return self._start_new_trial()
         if self.running:
@@ -68,6 +68,10 @@ class ASHA(RungPolicy):
         if not self.completed:
             return self._end_game()
         return DONE
+
+    def _promotion_reason(self, k: int, trial: int, reason: Reason) -> Reason:
+        """The reason of promoting ``trial`` from rung ``k``; a subclass that ranks otherwise says how."""
+        return reason
 
     def _end_game(self) -> Assignment | object:
         for k in range(self.top - 1, -1, -1):

@@ -57,6 +57,10 @@ class Reason(NamedTuple):
     (``None`` for interval-based rules), ``cutoff`` the threshold value in the
     user's metric units, ``compared`` how many trials the value was compared
     with, ``rank`` the trial's 1-based rank among them (1 = best).
+    ``predicted`` is a value the trial is predicted to reach at ``max_epochs``
+    (user's units) and ``uncertainty`` its standard error, for rules that
+    extrapolate learning curves (``asha-curve``); logs written before these
+    two fields existed read back with them ``None``.
 
     Reasons, decisions and assignments are immutable named tuples: values,
     cheap to make on the hot path of a million-trial simulation.
@@ -69,6 +73,8 @@ class Reason(NamedTuple):
     rank: int | None = None
     bracket: int | None = None
     detail: str = ""
+    predicted: float | None = None
+    uncertainty: float | None = None
 
     def as_dict(self) -> dict:
         return self._asdict()
@@ -85,6 +91,9 @@ class Reason(NamedTuple):
             parts.append(f"{self.compared} compared")
         if self.cutoff is not None:
             parts.append(f"cutoff {self.cutoff:.6g}")
+        if self.predicted is not None:
+            spread = "" if self.uncertainty is None else f" ± {self.uncertainty:.3g}"
+            parts.append(f"predicted {self.predicted:.6g}{spread} at R")
         if self.detail:
             parts.append(self.detail)
         return ", ".join(parts)

@@ -15,7 +15,7 @@ def test_public_names():
     for name in ("ASHA", "ASHAStop", "SuccessiveHalving", "Hyperband", "MedianStopping", "Bandit",
                  "TruncationSelection", "NoPruning", "Decision", "Reason", "Action", "Assignment", "make"):
         assert name in policies.__all__ and hasattr(policies, name)
-    assert set(policies.POLICIES) == {"asha", "asha-stop", "sha", "hyperband", "median", "bandit", "truncation",
+    assert set(policies.POLICIES) == {"asha", "asha-stop", "asha-curve", "sha", "hyperband", "median", "bandit", "truncation",
                                       "none"}
 
 

@@ -19,7 +19,8 @@ from benchmarks.report_stream import record, replay_halving
 from halving.synthetic import synthetic_curves
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPECTED = {"overhead", "utilisation", "wall", "compare_peers", "decide_speed", "scale", "sklearn_halving", "quality"}
+EXPECTED = {"overhead", "utilisation", "wall", "compare_peers", "decide_speed", "scale", "sklearn_halving",
+            "first_report", "many_workers", "curve_promotion", "sampler_speed", "quality"}
 
 
 def test_help_lists_every_benchmark():
@@ -92,3 +93,17 @@ def test_outcome_best_breaks_ties_to_the_lowest_index():
     assert o.best("v", "min") == (1, {"v": 0.5})
     with pytest.raises(ValueError, match="mode"):
         o.best("v", "up")
+
+
+def test_many_workers_refuses_more_workers_than_the_cluster_has_cpus():
+    args = parser().parse_args(["many_workers", "--nodes", "2", "--node-cpus", "4", "--workers-list", "2,16"])
+    from benchmarks import many_workers
+
+    with pytest.raises(SystemExit, match="16 workers need more than 2 x 4 CPUs"):
+        many_workers.run(args)
+
+
+def test_first_report_finds_the_installed_examples():
+    from benchmarks import first_report
+
+    assert first_report.examples_importable() == {}  # the README's install maps examples/ to halving.examples

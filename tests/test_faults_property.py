@@ -20,7 +20,7 @@ class ListRecorder:
     def __init__(self):
         self.events = []
 
-    def trial_created(self, trial, config, time):
+    def trial_created(self, trial, config, time, origin=None):
         self.events.append(("created", trial))
 
     def assigned(self, trial, start, until, reason, time, how=None):

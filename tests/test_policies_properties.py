@@ -15,7 +15,7 @@ from halving.experiment import PolicySpec
 from policies._rung import SortedScores
 
 ALL = sorted(P.POLICIES)
-RUNG_POLICIES = {"asha", "asha-stop", "sha", "hyperband"}
+RUNG_POLICIES = {"asha", "asha-stop", "asha-curve", "sha", "hyperband"}
 TERMINAL = (Action.STOP, Action.COMPLETE)
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -121,8 +121,14 @@ def test_dehb_space_and_run():
     assert dh.run(w, budget=40, max_epochs=9, eta=3, seed=0).finals == o.finals
 
 
-def test_halving_random_needs_no_sampler_setting():
+def test_halving_sampler_names_are_checked_before_anything_runs():
     assert halving_tune.sampler_argument("random") == {}
+    assert halving_tune.sampler_argument("tpe") == {"sampler": "tpe"}
+    with pytest.raises(ValueError, match="'nope' is not one of this halving's samplers: .*bohb"):
+        halving_tune.sampler_argument("nope")
+    run = subprocess.run([sys.executable, "-m", "benchmarks", "quality", "--quick", "--samplers", "random,nope"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0 and "--samplers: sampler 'nope'" in run.stderr
 
 
 def test_a_quality_run_is_judged_whatever_the_load():

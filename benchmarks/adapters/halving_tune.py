@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import tempfile
 import time
@@ -15,21 +14,23 @@ import policies
 from ..workloads import SearchWorkload, Workload
 from . import Outcome
 
-__all__ = ["SAMPLERS", "policy_argument", "run", "run_search", "sampler_argument"]
+__all__ = ["policy_argument", "run", "run_search", "sampler_argument"]
 
 DEFAULT_ETA = 3
-#: The samplers the quality benchmark asks for; "random" is what tune() does without a ``sampler=``.
-SAMPLERS = ("random", "tpe", "bohb")
 
 
 def sampler_argument(sampler: str) -> dict[str, Any]:
     """The keyword ``tune()`` gets for ``sampler``: none for "random" (its default), else
-    ``sampler=``, refused with a clear message when this halving's ``tune()`` has no such setting."""
+    ``sampler=``; a name this halving's ``tune()`` does not know is refused with the ones it does."""
     if sampler == "random":
         return {}
-    if "sampler" not in inspect.signature(halving.tune).parameters:
+    try:
+        from halving.samplers import SAMPLERS
+    except ImportError:
         raise ValueError(f"sampler {sampler!r}: this halving's tune() has no sampler= setting (it samples at "
-                         "random only); run the benchmark with --samplers random")
+                         "random only); run with --samplers random") from None
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler {sampler!r} is not one of this halving's samplers: {', '.join(SAMPLERS)}")
     return {"sampler": sampler}
 
 
@@ -60,8 +61,7 @@ def run(w: Workload, policy: str, *, trials: int, max_epochs: int, workers: int,
     """``halving.tune`` of ``w``: halving samples ``trials`` configurations itself.
 
     ``budget`` is tune()'s cap on the epochs of all trials together; ``sampler`` how it
-    samples (see ``sampler_argument``).
-    ``configs``, when given, are the configurations the peers get; halving's best
+    samples (see ``sampler_argument``). ``configs``, when given, are the configurations the peers get; halving's best
     trial is checked against them (the same sampling, by index). ``wall`` is the
     whole ``tune()`` call (starting its workers included); ``extra["engine_wall"]``
     is ``result.wall_seconds``, the engine loop alone; ``table`` is ``result.table()``.
@@ -86,7 +86,8 @@ def run(w: Workload, policy: str, *, trials: int, max_epochs: int, workers: int,
     finals = [(tr, dict(zip(names, vals))) for tr, ep, _, *vals in rows if ep == max_epochs]
     events = [(tm - start, tr, ep, dict(zip(names, vals))) for tr, ep, tm, *vals in rows] if keep_events else []
     return Outcome("halving", policy, wall, int(result.epochs_used), finals, events,
-                   {"engine_wall": result.wall_seconds}, table)
+                   {"engine_wall": result.wall_seconds,
+                    "round_trips": (result.backend_stats or {}).get("round_trips")}, table)
 
 
 def run_search(w: SearchWorkload, policy: str, *, seed: int, split: tuple, cv: Any, workers: int,

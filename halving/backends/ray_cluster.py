@@ -9,7 +9,8 @@ when nothing answers there, the cluster refuses this process's token or runs ano
 version (within ``CONNECT_SECONDS`` whatever else goes wrong), and disconnects at the end,
 leaving the cluster running.
 
-``connect(..., keep=True)`` (the scikit-learn search, whose ``fit`` runs many times in one
+``connect(..., keep=True)`` (``tune()`` and ``halving run`` with no address, which may run
+again in the same process; the scikit-learn search, whose ``fit`` runs many times in one
 process, e.g. under ``cross_val_score``) does not let go of a Ray it starts or joins: later
 ``connect(..., keep=True)`` calls of the process use it, and it is shut down at interpreter
 exit. A local Ray kept so also keeps the workers of finished experiments idle for the next

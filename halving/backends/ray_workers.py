@@ -9,7 +9,7 @@ from typing import Any
 
 import ray
 
-from .ray_pool import give_back, keeping_idle, take_idle
+from .ray_pool import code_stamp, give_back, keeping_idle, take_idle
 from .worker import CONCURRENCY_GROUPS, TrialWorker
 
 __all__ = ["Slot", "WorkerPool", "WorkerStartError"]
@@ -39,11 +39,12 @@ class WorkerPool:
         self._next = 0
         self._remote = ray.remote(concurrency_groups=CONCURRENCY_GROUPS)(TrialWorker)
         self._trainable_ref = ray.put(trainable)
+        self._code = code_stamp(trainable)
 
     def start(self, n: int, cpus: float) -> None:
         """``n`` workers of ``cpus`` CPUs (idle ones of an earlier experiment first); raises
         ``WorkerStartError`` with the cause when one cannot load the trainable."""
-        reused = take_idle(cpus, n)
+        reused = take_idle(cpus, n, self._code)
         for i in range(n):
             self.add(cpus, reused[i] if i < len(reused) else None)
         try:
@@ -100,7 +101,7 @@ class WorkerPool:
         for slot in self.slots.values():
             if reuse and not slot.calls:
                 slot.actor.reset.remote()
-                give_back(slot.cpus, slot.actor)
+                give_back(slot.cpus, slot.actor, self._code)
             else:
                 ray.kill(slot.actor)
         self.slots.clear()

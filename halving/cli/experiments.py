@@ -11,6 +11,7 @@ import typer
 
 import policies as P
 
+from ..samplers import SAMPLERS
 from .common import Progress, UsageError, fmt, guard, print_json, summary_lines
 
 app = typer.Typer()
@@ -29,6 +30,8 @@ TIMEOUT = typer.Option(None, help="Seconds; then no new work is granted.")
 ADDRESS = typer.Option(None, help="Ray cluster: auto, host:port or ray://host:port (default: a local Ray).")
 AS_JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 QUIET = typer.Option(False, "--quiet", help="No live progress display.")
+SAMPLER = typer.Option(None, "--sampler", help=f"How new configs are chosen: {', '.join(SAMPLERS)} or module:Class "
+                                               "(default random; grid without --trials).")
 
 
 def build_spec(target: str, space_file: Optional[Path], policy: str, policy_params: dict,
@@ -134,6 +137,7 @@ def run(
     metric: Optional[str] = METRIC,
     mode: Optional[str] = MODE,
     policy: str = typer.Option("asha", help=f"One of: {', '.join(P.POLICIES)}."),
+    sampler: Optional[str] = SAMPLER,
     trials: Optional[int] = TRIALS,
     max_epochs: Optional[int] = MAX_EPOCHS,
     budget: Optional[int] = BUDGET,
@@ -166,7 +170,7 @@ def run(
         eta=eta, min_epochs=min_epochs, grace=grace, min_trials=min_trials, slack_factor=slack_factor,
         slack_amount=slack_amount, truncation_percentage=truncation_percentage,
         evaluation_interval=evaluation_interval, delay_evaluation=delay_evaluation, inner=inner))
-    spec, trainable = build_spec(target, space, policy, params, metric=metric, mode=mode, trials=trials,
+    spec, trainable = build_spec(target, space, policy, params, metric=metric, mode=mode, sampler=sampler, trials=trials,
                                  max_epochs=max_epochs, budget=budget, workers=workers, timeout=timeout, seed=seed,
                                  max_failures=max_failures, trial_timeout=trial_timeout)
     run_and_report(spec, trainable, run_dir, address, resume=False, as_json=as_json, quiet=quiet)
@@ -208,6 +212,7 @@ def compare(
     target: str = TARGET,
     policies: str = typer.Option("asha,sha,hyperband,median,none", "--policies", help="Comma-separated."),
     seeds: int = typer.Option(1, help="Seeds 0..N-1 for every policy."),
+    sampler: Optional[str] = SAMPLER,
     space: Optional[Path] = SPACE,
     metric: Optional[str] = METRIC,
     mode: Optional[str] = MODE,
@@ -226,14 +231,15 @@ def compare(
     as_json: bool = AS_JSON,
     quiet: bool = QUIET,
 ) -> None:
-    """Every policy and seed on the same sampled configurations: best, test value, epochs, wall time."""
+    """Every policy and seed on the same sampled configurations (with a model-based --sampler, each
+    run's own): best, test value, epochs, wall time."""
     names = split_policies(policies)
     if seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {seeds}")
     if out is not None and out.suffix not in (".csv", ".parquet"):
         raise UsageError(f"--out must end in .csv or .parquet, got {out}")
     base = run_dir or Path("halving-runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
-    plans = [(name, seed, *build_spec(target, space, name, {}, metric=metric, mode=mode, trials=trials,
+    plans = [(name, seed, *build_spec(target, space, name, {}, metric=metric, mode=mode, sampler=sampler, trials=trials,
                                       max_epochs=max_epochs, budget=budget, workers=workers, timeout=timeout,
                                       seed=seed))
              for seed in range(seeds) for name in names]

@@ -1,0 +1,91 @@
+"""A logged run interrupted and resumed proposes what an uninterrupted run proposes: the
+sampler is fed the log's observations in the log's order, and every logged proposal is
+asked again; where one differs, the resume says which and why."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import halving
+from halving.experiment import ExperimentSpec, PolicySpec
+
+from . import _sampler_runs as R
+from ._sampler_runs import SPACE, logged_run, proposals, session_checks
+
+
+def _spec(sampler, workers, **kw) -> ExperimentSpec:
+    return ExperimentSpec(space=SPACE, metric="acc", mode="max", max_epochs=9, trials=60, workers=workers,
+                          policy=PolicySpec.of("asha"), sampler=sampler, lookahead=0, **kw)
+
+
+@pytest.mark.parametrize("name", ["tpe", "bohb", "random"])
+def test_interrupted_then_resumed_proposes_what_an_uninterrupted_run_does(tmp_path, name):
+    spec = _spec(name, workers=1)
+    logged_run(spec, tmp_path / "whole", workers=1)
+    assert logged_run(spec, tmp_path / "cut", workers=1, stop_after=25) is None  # interrupted
+    assert len(proposals(tmp_path / "cut")) == 25
+    result = logged_run(spec, tmp_path / "cut", workers=1)
+    whole, cut = proposals(tmp_path / "whole"), proposals(tmp_path / "cut")
+    assert len(whole) == 60 and cut == whole  # configs and origins, trial by trial
+    if name != "random":
+        assert sum(json.loads(o)["model"] != "random" for _, _, o in cut[25:]) > 10  # the model made them
+    assert session_checks(tmp_path / "cut") == [None, {"name": name, "checked": 25, "same": 25, "diverged": None}]
+    assert result.best_value == halving.load(tmp_path / "whole").best_value
+
+
+@pytest.mark.parametrize("name", ["tpe", "bohb"])
+def test_with_many_workers_every_logged_proposal_is_made_again_on_resume(tmp_path, name):
+    spec = _spec(name, workers=8)
+    logged_run(spec, tmp_path / "whole", workers=8)
+    logged_run(spec, tmp_path / "cut", workers=8, stop_after=30)
+    first = proposals(tmp_path / "cut")
+    logged_run(spec, tmp_path / "cut", workers=8, stop_after=45)  # interrupted twice
+    logged_run(spec, tmp_path / "cut", workers=8)
+    cut = proposals(tmp_path / "cut")
+    assert cut[:len(first)] == proposals(tmp_path / "whole")[:len(first)]
+    checks = session_checks(tmp_path / "cut")
+    assert [c["checked"] == c["same"] for c in checks[1:]] == [True, True]
+    assert checks[1]["checked"] >= 30 and checks[2]["checked"] >= 45 and checks[2]["diverged"] is None
+
+
+def test_a_sampler_that_changed_between_sessions_is_reported_precisely(tmp_path):
+    spec = _spec(R.DriftingSampler(n_startup=5), workers=1)
+    # A custom sampler object is logged as its class path and parameters, and rebuilt from them.
+    assert spec.sampler.name == "tests._sampler_runs:DriftingSampler" and spec.sampler.params["n_startup"] == 5
+    logged_run(spec, tmp_path / "run", workers=1, stop_after=20)
+    R.DRIFT["shift"] = 0.25  # "new code": the same inputs now give other proposals
+    try:
+        with pytest.warns(UserWarning, match=r"the tests._sampler_runs:DriftingSampler sampler proposes trial 0 "
+                                             r"another config than the log holds"):
+            logged_run(spec, tmp_path / "run", workers=1)
+    finally:
+        R.DRIFT["shift"] = 0.0
+    check = session_checks(tmp_path / "run")[1]
+    assert check["checked"] == 20 and check["same"] == 0
+    diverged = check["diverged"]
+    assert diverged["trial"] == 0 and diverged["now"]["shift"] == pytest.approx(diverged["logged"]["shift"] + 0.25)
+    assert "from random on 0 observations; the sampler now uses random on 0" in diverged["why"]
+    assert "the same inputs: the sampler's code or numpy changed, or it is not deterministic" in diverged["why"]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_session")
+def test_a_real_run_on_ray_interrupted_and_resumed_proposes_what_an_uninterrupted_one_does(tmp_path):
+    args = dict(metric="acc", mode="max", policy="asha", max_epochs=9, trials=24, workers=1, lookahead=0, seed=2,
+                sampler=halving.samplers.TPESampler(n_startup=4))
+
+    def stop_at_12(engine):
+        if len(engine.trials) >= 12:
+            raise KeyboardInterrupt
+
+    halving.tune(R.train, SPACE, run_dir=tmp_path / "whole", **args)
+    with pytest.raises(KeyboardInterrupt, match="Resume with"):
+        halving.tune(R.train, SPACE, run_dir=tmp_path / "cut", progress=stop_at_12, **args)
+    assert len(proposals(tmp_path / "cut")) == 12
+    halving.tune(R.train, SPACE, run_dir=tmp_path / "cut", resume=True, **args)
+    whole, cut = proposals(tmp_path / "whole"), proposals(tmp_path / "cut")
+    assert len(whole) == 24 and cut == whole
+    assert sum(json.loads(o)["model"] == "tpe" for _, _, o in cut[12:]) == 12
+    assert session_checks(tmp_path / "cut")[1] == {"name": "tpe", "checked": 12, "same": 12, "diverged": None}

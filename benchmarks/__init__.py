@@ -27,4 +27,5 @@ BENCHMARKS: dict[str, str] = {
     "first_report": "seconds from launching `halving run` (or calling tune()) to the first report, against a floor",
     "testfunctions": "policies x samplers on Branin and Hartmann-6 through the function-driven simulation: "
                      "regret against budget over 100 seeds, with a plot",
+    "quality": "best val/test accuracy per epoch budget, each tool sampling its own configurations",
 }

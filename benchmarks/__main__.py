@@ -37,9 +37,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
-    record = Record(args.name, argv[1:], quick=bool(getattr(args, "quick", False)))
-    _importable_by_workers()
     module = importlib.import_module(f"benchmarks.{args.name}")
+    record = Record(args.name, argv[1:], quick=bool(getattr(args, "quick", False)),
+                    timed=getattr(module, "TIMED", True))
+    _importable_by_workers()
     figures, targets = module.run(args)
     if figures is None:  # a helper process of a benchmark (wall's fresh-Ray child) writes no result
         return 0

@@ -110,6 +110,8 @@ class Record:
     name: str
     argv: Sequence[str]
     quick: bool = False
+    #: False for a benchmark whose figures are not times (quality): the load cannot bias them
+    timed: bool = True
     date: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     load_start: list[float] | None = field(default_factory=load_average)
     code: dict[str, Any] = field(default_factory=_commit)
@@ -122,6 +124,8 @@ class Record:
         """Why this run's targets cannot be called met, or None when they can."""
         if self.quick:
             return "smoke sizes, not the target's workload"
+        if not self.timed:
+            return None
         cores = os.cpu_count() or 1
         if self.load_start is None:
             return "load unknown"
@@ -141,6 +145,7 @@ class Record:
             "versions": versions(),
             "code": self.code,
             "quick": self.quick,
+            "timed": self.timed,
             "targets": [t.as_dict(judged) for t in targets],
             "targets_judged": judged is None,
             "not_judged_because": judged,

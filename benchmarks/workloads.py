@@ -11,6 +11,7 @@ for the two search estimators.
 | noop | no work: a deterministic pseudo-random curve of (config, epoch) |
 | busy | ``epoch_s`` seconds of CPU spin per epoch (or sleep), same curve |
 | sgd, mlp | the bundled examples ``sgd_digits`` and ``mlp_digits`` |
+| sgd-wide, mlp-wide | the same models on digits over wider spaces, where the sampler matters |
 | cnn | ``cnn_mnist1d``'s model at a benchmark size (needs torch, mnist1d) |
 | fashion | ``mlp_digits``'s model on a Fashion-MNIST subsample (Debian's dataset-fashion-mnist) |
 | sgd-cv, gbc | SGDClassifier on digits, GradientBoostingClassifier on breast_cancer, for search estimators |
@@ -30,7 +31,7 @@ from halving import space
 
 from . import datasets
 
-__all__ = ["CNN_SPACE", "CURVE_SPACE", "FASHION_SPACE", "REGISTRY", "SearchWorkload", "Unavailable", "Workload",
+__all__ = ["CNN_SPACE", "CURVE_SPACE", "FASHION_SPACE", "MLP_WIDE_SPACE", "REGISTRY", "SGD_WIDE_SPACE", "SearchWorkload", "Unavailable", "Workload",
            "make", "sample_configs"]
 
 SEED = 0  # the examples' seed: weights and each trial's shuffling; trials differ only by config
@@ -43,6 +44,41 @@ CNN_SPACE = {"channels": space.choice([4, 8, 16]), "lr": space.loguniform(1e-4, 
 #: mlp_digits.space has 16 to 256 hidden units and batches of 32/64/128.
 FASHION_SPACE = {"hidden_units": space.choice([8, 16, 32]), "alpha": space.loguniform(1e-6, 1e-1),
                  "learning_rate_init": space.loguniform(1e-4, 1e-1), "batch_size": space.choice([64, 128, 256])}
+
+#: sgd_digits.space widened for the quality benchmark: learning rates and penalties over six to
+#: seven decades (most of which learn nothing or diverge in a few epochs), every loss and
+#: learning-rate schedule of SGDClassifier, and averaging; a random draw is mostly poor, so a
+#: sampler that learns where the good region is has room to matter.
+SGD_WIDE_SPACE = {"loss": space.choice(["hinge", "log_loss", "modified_huber", "squared_hinge", "perceptron"]),
+                  "penalty": space.choice(["l2", "l1", "elasticnet"]), "alpha": space.loguniform(1e-7, 1.0),
+                  "learning_rate": space.choice(["constant", "optimal", "invscaling", "adaptive"]),
+                  "eta0": space.loguniform(1e-6, 1.0), "power_t": space.uniform(0.05, 0.95),
+                  "average": space.choice([False, True])}
+#: mlp_digits.space widened the same way: 4 to 256 hidden units, three activations, learning
+#: rates over five decades, penalties over seven, Adam's beta_1.
+MLP_WIDE_SPACE = {"hidden_units": space.choice([4, 8, 16, 32, 64, 128, 256]),
+                  "activation": space.choice(["relu", "tanh", "logistic"]), "alpha": space.loguniform(1e-7, 1.0),
+                  "learning_rate_init": space.loguniform(1e-5, 1.0), "batch_size": space.choice([32, 64, 128, 256]),
+                  "beta_1": space.uniform(0.5, 0.99)}
+
+
+def sgd_wide_model(config: dict) -> Any:
+    """sgd_digits.make_model with the wide space's further settings."""
+    from sklearn.linear_model import SGDClassifier
+
+    return SGDClassifier(loss=config["loss"], penalty=config["penalty"], alpha=config["alpha"],
+                         learning_rate=config["learning_rate"], eta0=config["eta0"], power_t=config["power_t"],
+                         average=config["average"], shuffle=False, random_state=SEED)
+
+
+def mlp_wide_model(config: dict) -> Any:
+    """mlp_digits.make_model with the wide space's further settings."""
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(hidden_layer_sizes=(config["hidden_units"],), activation=config["activation"],
+                         alpha=config["alpha"], learning_rate_init=config["learning_rate_init"],
+                         batch_size=config["batch_size"], beta_1=config["beta_1"], solver="adam", shuffle=False,
+                         random_state=config.get("seed", SEED))
 
 
 class Unavailable(RuntimeError):
@@ -155,6 +191,17 @@ def _example(name: str) -> ModelWorkload:
                          fit_epoch=mod.fit_epoch, evaluate=mod.evaluate, note=f"{what} on digits")
 
 
+def _wide(name: str) -> ModelWorkload:
+    from halving.examples import _digits
+
+    spec, model, what = {"sgd-wide": (SGD_WIDE_SPACE, sgd_wide_model, "SGDClassifier"),
+                         "mlp-wide": (MLP_WIDE_SPACE, mlp_wide_model, "MLPClassifier")}[name]
+    return ModelWorkload(name=name, space=spec, load=_digits.load_data, make_model=model,
+                         fit_epoch=_digits.fit_epoch, evaluate=_digits.evaluate,
+                         note=f"{what} on digits over a wide space (benchmarks.workloads.{name.split('-')[0].upper()}"
+                              "_WIDE_SPACE)")
+
+
 def _cnn(scratch: str) -> ModelWorkload:
     try:
         import mnist1d  # noqa: F401
@@ -217,6 +264,8 @@ REGISTRY: dict[str, Callable[..., Any]] = {
     "busy": lambda epoch_s=0.05, sleep=False, **kw: BusyWorkload(epoch_s=epoch_s, sleep=sleep),
     "sgd": lambda **kw: _example("sgd"),
     "mlp": lambda **kw: _example("mlp"),
+    "sgd-wide": lambda **kw: _wide("sgd-wide"),
+    "mlp-wide": lambda **kw: _wide("mlp-wide"),
     "cnn": lambda scratch, **kw: _cnn(scratch),
     "fashion": lambda scratch, **kw: _fashion(scratch),
     "sgd-cv": lambda quick=False, **kw: _search("sgd-cv", quick),

@@ -5,6 +5,12 @@ with the same ``Outcome``, so every benchmark compares the tools the same way.
 * ``ray_tune``: Ray Tune's ``Tuner`` with its schedulers, and its ASHA scheduler driven directly
 * ``optuna_study``: an Optuna study with its pruners
 * ``sklearn_search``: scikit-learn's ``HalvingRandomSearchCV``
+* ``syne_tune_bohb``: Syne Tune's BOHB scheduler, driven in this process
+* ``dehb_search``: the ``dehb`` package's DEHB, through its ask/tell interface
+
+The last two are optional: ``NotInstalled`` says how to install one that is absent.
+The quality benchmark's peers sample their own configurations and train under an
+``EpochBudget``: every tool gets the same total epochs.
 """
 
 from __future__ import annotations
@@ -13,7 +19,37 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Outcome", "best_so_far"]
+__all__ = ["EpochBudget", "NotInstalled", "Outcome", "best_so_far"]
+
+
+class NotInstalled(RuntimeError):
+    """An optional peer that is not installed; the message says how to install it."""
+
+
+@dataclass
+class EpochBudget:
+    """The epochs a peer may train in all: ``take()`` before each epoch, False once spent.
+
+    Every epoch a tool trains goes through ``take()``, so ``used`` is the count of epochs
+    actually trained, and no tool trains more than ``total``.
+    """
+
+    total: int
+    used: int = 0
+
+    def __post_init__(self) -> None:
+        if self.total < 1:
+            raise ValueError(f"an epoch budget must be at least 1, but got total={self.total}")
+
+    def take(self) -> bool:
+        if self.used >= self.total:
+            return False
+        self.used += 1
+        return True
+
+    @property
+    def spent(self) -> bool:
+        return self.used >= self.total
 
 
 @dataclass

@@ -14,9 +14,24 @@ import policies
 from ..workloads import SearchWorkload, Workload
 from . import Outcome
 
-__all__ = ["policy_argument", "run", "run_search"]
+__all__ = ["policy_argument", "run", "run_search", "sampler_argument"]
 
 DEFAULT_ETA = 3
+
+
+def sampler_argument(sampler: str) -> dict[str, Any]:
+    """The keyword ``tune()`` gets for ``sampler``: none for "random" (its default), else
+    ``sampler=``; a name this halving's ``tune()`` does not know is refused with the ones it does."""
+    if sampler == "random":
+        return {}
+    try:
+        from halving.samplers import SAMPLERS
+    except ImportError:
+        raise ValueError(f"sampler {sampler!r}: this halving's tune() has no sampler= setting (it samples at "
+                         "random only); run with --samplers random") from None
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler {sampler!r} is not one of this halving's samplers: {', '.join(SAMPLERS)}")
+    return {"sampler": sampler}
 
 
 def policy_argument(name: str, eta: int, seed: int) -> str | policies.Policy:
@@ -41,10 +56,12 @@ def _trainable(w: Workload):  # noqa: ANN202 - a function trainable
 
 
 def run(w: Workload, policy: str, *, trials: int, max_epochs: int, workers: int, seed: int, eta: int = DEFAULT_ETA,
-        configs: list[dict] | None = None, keep_events: bool = False) -> Outcome:
+        configs: list[dict] | None = None, keep_events: bool = False, budget: int | None = None,
+        sampler: str = "random") -> Outcome:
     """``halving.tune`` of ``w``: halving samples ``trials`` configurations itself.
 
-    ``configs``, when given, are the configurations the peers get; halving's best
+    ``budget`` is tune()'s cap on the epochs of all trials together; ``sampler`` how it
+    samples (see ``sampler_argument``). ``configs``, when given, are the configurations the peers get; halving's best
     trial is checked against them (the same sampling, by index). ``wall`` is the
     whole ``tune()`` call (starting its workers included); ``extra["engine_wall"]``
     is ``result.wall_seconds``, the engine loop alone; ``table`` is ``result.table()``.
@@ -54,7 +71,8 @@ def run(w: Workload, policy: str, *, trials: int, max_epochs: int, workers: int,
         t0 = time.perf_counter()
         result = halving.tune(_trainable(w), w.space, metric=w.metric, mode=w.mode,
                               policy=policy_argument(policy, eta, seed), max_epochs=max_epochs, trials=trials,
-                              workers=workers, seed=seed, run_dir=os.path.join(d, "run"))
+                              workers=workers, seed=seed, budget=budget, run_dir=os.path.join(d, "run"),
+                              **sampler_argument(sampler))
         wall = time.perf_counter() - t0
     if configs is not None and result.best_trial is not None:
         expected = configs[result.best_trial]

@@ -95,3 +95,79 @@ def run(w: Workload, pruner_name: str, configs: list[dict], *, max_epochs: int, 
     pruned_at_R = sum(1 for t in trials if R in t.intermediate_values and t.state.name == "PRUNED")
     return Outcome("optuna", pruner_name, wall, sum(len(t.intermediate_values) for t in trials), sorted(finals),
                    events, {"pruned_at_R": pruned_at_R})
+
+
+def distributions(spec: dict) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Our space as Optuna distributions, and its constants.
+
+    ``loguniform``/``uniform`` -> ``FloatDistribution(log=...)``, ``randint(low, high)`` ->
+    ``IntDistribution(low, high - 1)`` (ours excludes ``high``), ``choice`` ->
+    ``CategoricalDistribution``. Normal priors and ``q`` variants have no counterpart here.
+    """
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from halving.space import Categorical, Float, Integer, Space, Uniform
+
+    sp = Space.from_spec(spec)
+    out: dict[str, Any] = {}
+    for name, d in sp.dimensions.items():
+        if isinstance(d, Float) and isinstance(d.prior, Uniform) and d.q is None:
+            out[name] = FloatDistribution(d.prior.low, d.prior.high, log=d.prior.log)
+        elif isinstance(d, Integer):
+            out[name] = IntDistribution(d.low, d.high - 1)
+        elif isinstance(d, Categorical):
+            out[name] = CategoricalDistribution(list(d.values))
+        else:
+            raise ValueError(f"parameter {name!r}: {d!r} has no Optuna distribution in this benchmark")
+    return out, sp.constants
+
+
+def run_sampled(w: Workload, *, budget: int, max_epochs: int, eta: int, seed: int) -> Outcome:
+    """Optuna's own search: ``TPESampler(seed)`` with ``HyperbandPruner``, trials one at a
+    time through ask-and-tell, until ``budget`` epochs are trained (the trial then in
+    progress is cut and told PRUNED). BLAS and torch at one thread, like one Ray worker.
+    ``extra["curve"]`` is ``(epochs trained so far, best value at R so far)`` at each trial reaching R.
+    """
+    import optuna
+
+    from . import EpochBudget
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    dists, constants = distributions(w.space)
+    R, spent = max_epochs, EpochBudget(budget)
+    finals: list[tuple[int, dict]] = []
+    curve: list[tuple[int, float]] = []
+    sign = 1.0 if w.mode == "max" else -1.0
+    with _one_thread(w, True):
+        t0 = time.perf_counter()
+        # HyperbandPruner draws a trial's bracket from a hash of the study's name: a fixed name
+        # (not Optuna's random one) makes a seed's run repeatable
+        study = optuna.create_study(study_name=f"quality-seed-{seed}",
+                                    direction="maximize" if w.mode == "max" else "minimize",
+                                    sampler=optuna.samplers.TPESampler(seed=seed),
+                                    pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=R,
+                                                                          reduction_factor=eta))
+        while not spent.spent:
+            trial = study.ask(dists)
+            state, value, pruned = w.start({**constants, **trial.params}), None, False
+            for epoch in range(1, R + 1):
+                if not spent.take():
+                    pruned = True  # the budget ends inside this trial
+                    break
+                m = w.epoch(state, epoch)
+                value = m[w.metric]
+                trial.report(value, epoch)
+                if epoch == R:
+                    finals.append((trial.number, m))
+                    best = max(sign * f[1][w.metric] for f in finals) * sign
+                    curve.append((spent.used, best))
+                elif trial.should_prune():
+                    pruned = True
+                    break
+            if pruned or value is None:
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            else:
+                study.tell(trial, value)
+        wall = time.perf_counter() - t0
+    return Outcome("optuna", "TPESampler+HyperbandPruner", wall, spent.used, finals, [],
+                   {"trials_started": len(study.trials), "curve": curve})

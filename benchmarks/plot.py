@@ -51,11 +51,7 @@ def quality_plot(path: str, runs: list[dict], budget: int) -> None:
             ax.step(grid, ys, where="post", linestyle=style, color=cmap(k % 10), label=f"{name} ({len(curves)})")
         ax.set(xlabel="epochs spent", ylabel="best validation accuracy at R (median over seeds)", title=wname)
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"wrote {path}")
+    _save(plt, fig, axes, path)
 
 
 def best_so_far_plot(path: str, runs: list[dict]) -> None:
@@ -82,6 +78,11 @@ def best_so_far_plot(path: str, runs: list[dict]) -> None:
         ax.set(xscale="log", xlabel="wall seconds (log)", ylabel="best validation accuracy so far",
                title=f"{wname}, seed {seed}")
         ax.grid(alpha=0.3)
+    _save(plt, fig, axes, path)
+
+
+def _save(plt: Any, fig: Any, axes: Any, path: str) -> None:
+    """The legend on the last panel, then the PNG."""
     axes[0][-1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..space import Categorical, Integer, Space, Uniform
+from ..space import Categorical, Integer, Space, Uniform, _copy
 
 __all__ = ["Encoding"]
 
@@ -113,10 +113,3 @@ def _index(values: tuple, value: Any, name: str) -> int:
             return i
     raise ValueError(f"config value {name}={value!r} is not one of the space's values {list(values)!r}")
 
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    return value

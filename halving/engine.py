@@ -3,7 +3,10 @@ reports back, and carries out every decision, in exactly one place.
 
 Backends (simulated, Ray) only execute; they answer through the typed seam of
 ``backends.protocol``. The engine writes each event to the recorder (the event
-log) and flushes it before acting on it. Its state transitions (``created``,
+log) and flushes it before it waits on the backend: a backend sends work and
+writes checkpoints only inside ``wait()``, so nothing happens outside the driver
+that the log does not hold yet, and one flush serves all the work handed out
+and all the reports handled in a turn of the loop. Its state transitions (``created``,
 ``assigned``, ``reported``, ``decided``) are shared with ``replay``, which rebuilds
 the engine's and the policy's state from a log: that is how a crashed run resumes.
 """
@@ -27,10 +30,8 @@ __all__ = ["Engine", "NullRecorder", "Recorder", "TrialRecord"]
 
 
 class Recorder(Protocol):
-    """Where the engine writes what happens, before acting on it (the event log).
-
-    ``assigned`` and ``decisions`` return only once they, and every event recorded
-    before them, are on disk: the engine acts right after either."""
+    """Where the engine writes what happens (the event log). ``flush`` puts every event
+    recorded so far on disk; the engine calls it before each ``backend.wait()``."""
 
     def trial_created(self, trial: int, config: dict, time: float, origin: dict | None = None) -> None: ...
 
@@ -140,6 +141,7 @@ class Engine:
                 if signal is P.WAIT:
                     raise RuntimeError(f"{self.policy!r} waits with no trial running: a policy bug")
                 break
+            self.rec.flush()  # before any of this turn's work leaves the driver
             for event in backend.wait():
                 if type(event) is Segment:
                     handle(event)
@@ -191,7 +193,7 @@ class Engine:
                 record = trials[trial]
             start = record.trained
             assigned(trial, start, until, reason)
-            rec.assigned(trial, start, until, reason, now)  # on disk before the work starts
+            rec.assigned(trial, start, until, reason, now)  # flushed before the backend sends it
             how = backend.submit(trial, record.config, start, until, self.need_at[start])
             if how is CHECKPOINT or how is SCRATCH:
                 self._restarted(trial, start, how)
@@ -366,7 +368,7 @@ class Engine:
         if not decisions:
             return
         now = self.backend.now()
-        self.rec.decisions(decisions, now)  # on disk before anything is acted on
+        self.rec.decisions(decisions, now)
         backend, trials = self.backend, self.trials
         for d in decisions:
             trial = d.trial

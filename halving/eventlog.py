@@ -16,7 +16,8 @@ a torn tail (``repair_run``) before it appends a new session.
 What the log promises:
 
 - a killed process (SIGKILL, an exception, Ctrl-C) loses nothing flushed:
-  ``flush()`` hands each batch to the operating system before the engine acts;
+  ``flush()`` hands each batch to the operating system, and the engine flushes
+  before it waits on its backend, which is when a backend sends work;
 - a power loss or kernel crash loses at most the batches flushed in the last
   ``sync_every`` seconds (0.05 by default) plus one fsync's duration: a
   background thread fsyncs the file at most that long after a flush (with
@@ -313,7 +314,6 @@ class EventLog:
                  how: str | None = None) -> None:
         self.add(EventKind.ASSIGNED, time, trial=trial, epoch=start, until=until, reason=reason_json(reason),
                  payload=None if how is None else json_text({"how": how}))
-        self.flush()  # the work starts only once its assignment is on disk
 
     def reports(self, segment: Any, n: int) -> None:
         """Every epoch of the segment (``n`` of them reached the policy)."""
@@ -339,7 +339,6 @@ class EventLog:
         for d in decisions:
             self.add(EventKind.DECISION, time, trial=d.trial, epoch=d.epoch, action=d.action.value, until=d.until,
                      reason=reason_json(d.reason))
-        self.flush()  # nothing is acted on before the records that caused it are on disk
 
     def failed(self, trial: int, epoch: int, error: str, traceback: str | None, time: float) -> None:
         self.add(EventKind.TRIAL_FAILED, time, trial=trial, epoch=epoch,

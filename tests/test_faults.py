@@ -73,6 +73,25 @@ def test_a_sigkilled_worker_is_replaced_and_its_trials_restart(tmp_path):
     assert result.states[result.best_trial] is TrialState.COMPLETED
 
 
+def test_a_worker_killed_in_a_batch_of_short_assignments_loses_nothing_logged(tmp_path):
+    # Epochs of no work go several to a call; the worker dies inside one such call.
+    xs = [round(i / 60, 6) for i in range(1, 61)]
+    grid = {"x": space.grid(xs), "kill_x": xs[44], "dir": str(tmp_path)}
+    run = tmp_path / "run"
+    result = halving.tune(T.train_quick_self_kill, grid, metric="acc", mode="max", policy="asha", max_epochs=9,
+                          workers=2, lookahead=0, run_dir=run)
+    assert result.n_failed == 0 and result.n_completed >= 1
+    assert result.backend_stats["round_trips"] < len(_events(run, "assigned")) / 2  # batched calls
+    restarted = [json.loads(e["payload"]) for e in _events(run, "restarted")]
+    # One call in flight per worker (lookahead=0): the dead call held several assignments.
+    assert len(restarted) >= 2 and all("worker process died" in r["why"] for r in restarted)
+    table = result.table()
+    pairs = list(zip(table.column("trial").to_pylist(), table.column("epoch").to_pylist()))
+    assert len(pairs) == len(set(pairs)) and len(pairs) == result.epochs_used  # each epoch logged once
+    assert table.column("own_epoch").to_pylist() == table.column("epoch").to_pylist()
+    assert {t for t, _ in pairs} == set(range(60))  # every trial reported, the killer's after its restart
+
+
 def test_a_hanging_trial_is_stopped_by_trial_timeout(tmp_path):
     grid = {"x": space.grid([0.3, 0.6]), "hang": space.grid([True, False])}
     result = halving.tune(T.train_hanging, grid, metric="acc", mode="max", policy="none", max_epochs=3, workers=2,

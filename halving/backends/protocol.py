@@ -1,7 +1,8 @@
 """The seam between the engine and a backend: typed values both sides share.
 
 A backend executes: it trains a trial from its current epoch up to a granted epoch and
-answers with events, never strings. ``submit`` says where a trial's state came from
+answers with events, never strings. It starts the work it is handed when the engine next
+calls ``wait`` (the engine logs first). ``submit`` says where a trial's state came from
 (``Start``) and what it needs (``Request``: the resources of the rung it trains toward);
 ``wait`` returns ``Segment``s (what trials reported), ``Restarted``s (trials the backend
 had to start again on its own, e.g. after a worker died) and ``Moved``s (state the backend
@@ -83,6 +84,7 @@ class Segment:
     cut_short: bool = False  # replay: the recorded curve ends before the grant
     timed_out: bool = False  # the trial passed its trial_timeout and was ended
     checkpointed: bool = False  # the trial can be saved (so moved or spilled) from now on
+    seconds: float = 0.0  # wall seconds the worker spent on it (setup and restore included)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +134,9 @@ class Backend(Protocol):
         """The trial leaves its worker; ``keep``: hold its state for a promotion or the best model."""
 
     def wait(self) -> list[Event]:
-        """Block until at least one assignment returns (or a trial had to be restarted)."""
+        """Start the work handed over since the last call (the engine logged it just before),
+        then block until at least one assignment returns (or a trial had to be restarted).
+        Work is started, and checkpoints written, only here."""
 
     def now(self) -> float:
         """The backend's clock: wall time for Ray, virtual time for the simulator."""

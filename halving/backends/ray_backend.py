@@ -44,6 +44,13 @@ from .ray_workers import Slot, WorkerPool
 
 __all__ = ["RayBackend"]
 
+#: A call to a worker carries several assignments when one takes less than this (by the
+#: epochs measured so far): each call costs the driver about a millisecond of Ray's own
+#: work, which short epochs would otherwise make the bottleneck, while a decision waits
+#: at most this long for the assignments sent with its trial.
+BATCH_SECONDS = 0.01
+MAX_BATCH = 32
+
 @dataclass
 class _Job:
     trial: int
@@ -109,8 +116,14 @@ class RayBackend(FaultHandling):
         self.spilled_trials: set[int] = set()  # paused trials this run spilled to checkpoints
         self.deaths: dict[int, int] = {}
         self.restarts: list[Restarted] = []  # trials this backend started again, for the engine to log
-        self.round_trips = 0
-        self.epoch_seconds = 0.0  # a running estimate of an epoch's wall time (where to queue work)
+        self.round_trips = 0  # calls sent to workers (a batch of assignments is one)
+        self.epoch_seconds = 0.0  # a running estimate of an epoch's wall time on a worker
+        # Assignments per call: 1 until epochs are known to be short. A trial_timeout needs a
+        # call per assignment, to know which trial a call that does not return is stuck in.
+        self.batch = 1
+        self.max_batch = 1 if spec.trial_timeout is not None else MAX_BATCH
+        self.siblings: dict[Any, list] = {}  # ref -> the refs of its batch call (answered together)
+        self.bounding: set[int] = set()  # workers whose paused trials to bound at the next send
         self.warm_promotions = 0
         self.migrations = 0
         self.checkpointed: set[int] = set()  # function trials that reported checkpoint=
@@ -131,7 +144,7 @@ class RayBackend(FaultHandling):
 
     # --- the engine's Backend protocol ------------------------------------
     def free_slots(self) -> int:
-        return self.workers * self.depth - len(self.active)
+        return self.workers * self.depth * self.batch - len(self.active)
 
     def running(self) -> int:
         return len(self.active)
@@ -182,14 +195,17 @@ class RayBackend(FaultHandling):
             slot.paused[trial] = None
             if slot.shape.gpus > 0:
                 slot.on_device[trial] = None
-                self._bound_device(home)
-            self._bound_memory(home)
+            self.bounding.add(home)  # at the next send: a promotion in between may resume it warm
 
     def wait(self) -> list[Event]:
+        """Send the work placed since the last call (the engine has logged it), then block until
+        at least one assignment returns, or a trial had to be started again or moved."""
         self._pump()
         while True:
             self._check_capacity()
             ready, _ = ray.wait(list(self.inflight), num_returns=1, timeout=self._poll_seconds())
+            if ready:
+                ready = self.siblings.get(ready[0], ready)  # a batch call answers for all its assignments
             out: list[Event] = [seg for ref in ready if (seg := self._collect(ref)) is not None]
             if not ready:
                 out = self._time_out_overdue()
@@ -209,7 +225,7 @@ class RayBackend(FaultHandling):
 
     def _collect(self, ref: Any) -> Segment | None:
         job, index, start, sent = self.inflight.pop(ref)
-        self.round_trips += 1
+        self.siblings.pop(ref, None)
         now = time.time()
         self.spent[job.trial] = self.spent.get(job.trial, 0.0) + now - sent
         try:
@@ -217,8 +233,9 @@ class RayBackend(FaultHandling):
         except WORKER_GONE as exc:
             return self._worker_died(job, index, start, exc)  # None: the trial was sent again
         if seg.values:
-            took = (now - sent) / len(seg.values)
+            took = seg.seconds / len(seg.values)
             self.epoch_seconds = took if not self.epoch_seconds else 0.8 * self.epoch_seconds + 0.2 * took
+            self.batch = max(1, min(self.max_batch, int(BATCH_SECONDS / max(self.epoch_seconds, 1e-6))))
         slot = self.slots.get(index)
         if slot is not None:
             slot.calls.remove(ref)
@@ -296,7 +313,7 @@ class RayBackend(FaultHandling):
         if self.pool.training() >= self.workers:
             idle = []  # `workers` trials train already: the job can only wait behind one of them
         else:
-            idle = [i for i, s in self.slots.items() if not s.calls and not s.queue]
+            idle = [i for i, s in self.slots.items() if not s.held() and not s.queue]
         same = [i for i in idle if self.slots[i].shape == shape]
         if same:
             return min(same, key=lambda i: (len(self.slots[i].paused), i))
@@ -311,7 +328,7 @@ class RayBackend(FaultHandling):
         if room and self.pool.training() < self.workers:
             return self.pool.add(shape)
         behind = [i for i, s in self.slots.items()
-                  if s.shape == shape and len(s.calls) < self.depth and not s.queue]
+                  if s.shape == shape and s.held() < self.depth * self.batch and not s.queue]
         if behind:
             return min(behind, key=lambda i: (self._busy_for(i), len(self.slots[i].paused), i))
         return None
@@ -331,20 +348,22 @@ class RayBackend(FaultHandling):
         return fits_now(shape, [self.node_resources[n] for n in ids], placed, unplaced)
 
     def _room(self, slot: Slot) -> bool:
-        """Can ``slot`` take a call now? Behind its current one (``lookahead``), or when idle, if
-        fewer than ``workers`` workers train: concurrency never exceeds ``workers``."""
-        n = len(slot.calls)
-        return n < self.depth if n else self.pool.training() < self.workers
+        """Can ``slot`` take an assignment now? Behind the ones it holds (``lookahead`` calls of
+        ``batch`` each), or when idle, if fewer than ``workers`` workers train: concurrency never
+        exceeds ``workers``."""
+        n = slot.held()
+        return n < self.depth * self.batch if n else self.pool.training() < self.workers
 
     def _busy_for(self, index: int) -> float:
         """Seconds until the worker is expected to be through the calls it holds (by epochs granted)."""
         now = time.time()
         left = 0.0
-        for n, ref in enumerate(self.slots[index].calls):
+        slot = self.slots[index]
+        for n, ref in enumerate(slot.calls):
             job, _, start, sent = self.inflight[ref]
             need = (job.until - start) * self.epoch_seconds
             left += max(0.0, sent + need - now) if n == 0 else need
-        return left
+        return left + sum((job.until - start) * self.epoch_seconds for job, start, _ in slot.outbox)
 
     def _retire(self, index: int, why: str) -> bool:
         """Spill every paused trial of an idle worker, then end it; False if one cannot move."""
@@ -358,6 +377,7 @@ class RayBackend(FaultHandling):
         return True
 
     def _call(self, index: int, job: _Job) -> None:
+        """Give ``job`` to the worker at ``index``: it is sent at the next ``_send``."""
         slot = self.slots[index]
         start = self.epoch[job.trial] if job.start is None else job.start
         trial = job.trial
@@ -365,20 +385,48 @@ class RayBackend(FaultHandling):
         config = None if self.home.get(trial) == index and job.restored is None else self.configs[trial]
         self.home[trial] = index
         self.epoch[trial] = job.until
-        cpus = max(1, int(slot.cpus))
-        drops, slot.drops = slot.drops, []
-        ref = slot.actor.run.remote(trial, config, start, job.until, cpus, job.restored, drops)
-        slot.calls.append(ref)
-        self.inflight[ref] = (job, index, start, time.time())
+        slot.outbox.append((job, start, config))
+
+    def _send(self) -> None:
+        """Send each worker what was placed on it, ``batch`` assignments per call. Nothing is sent
+        before: the engine logs its assignments before it waits, and work starts only then."""
+        bounding, self.bounding = self.bounding, set()
+        for index in bounding:
+            if index in self.slots:  # before the new calls: a spill waits behind what the worker runs
+                self._bound_device(index)
+                self._bound_memory(index)
+        for index, slot in self.slots.items():
+            if not slot.outbox:
+                continue
+            cpus = max(1, int(slot.cpus))
+            placed, slot.outbox = slot.outbox, []
+            for k in range(0, len(placed), self.batch):
+                part = placed[k:k + self.batch]
+                drops, slot.drops = slot.drops, []
+                if len(part) == 1:
+                    job, start, config = part[0]
+                    refs = [slot.actor.run.remote(job.trial, config, start, job.until, cpus, job.restored, drops)]
+                else:
+                    refs = slot.actor.run_batch.options(num_returns=len(part)).remote(
+                        [(job.trial, config, start, job.until, job.restored) for job, start, config in part],
+                        cpus, drops)
+                    for ref in refs:
+                        self.siblings[ref] = refs
+                self.round_trips += 1
+                now = time.time()
+                for (job, start, _), ref in zip(part, refs):
+                    slot.calls.append(ref)
+                    self.inflight[ref] = (job, index, start, now)
 
     def _pump(self) -> None:
-        """Start queued work on workers that became free."""
+        """Start queued work on workers that became free, and send what was placed."""
         for index, slot in list(self.slots.items()):
             while slot.queue and self._room(slot):
                 self._call(index, slot.queue.popleft())
         for _ in range(len(self.pending)):
             job = self.pending.popleft()
             self._place(job)
+        self._send()
 
     # --- memory bound and checkpoints -------------------------------------
     def _bound_memory(self, index: int) -> None:

@@ -54,7 +54,7 @@ class FaultHandling:
         out = []
         for index in self.pool.on_nodes(dead) if dead else ():
             slot = self.slots.get(index)
-            if slot is not None and not slot.calls:  # idle: its paused trials are lost with it
+            if slot is not None and not slot.calls:  # nothing sent: its paused trials are lost with it
                 self._drop_slot(index, "its node died before it ran")
                 continue
             for ref in list(slot.calls if slot is not None else ()):
@@ -155,7 +155,7 @@ class FaultHandling:
             job, _, start, _ = self.inflight.pop(ref)
             job.start = start
             self._restart(job, why)
-        for job in slot.queue:
+        for job in [*_unsent(slot), *slot.queue]:
             self._restart(job, why)
         ray.kill(slot.actor)
 
@@ -167,7 +167,7 @@ class FaultHandling:
         lost = [t for t, h in self.home.items() if h == index]
         for t in lost:
             del self.home[t]
-        queued = list(slot.queue) if slot is not None else []
+        queued = [*_unsent(slot), *slot.queue] if slot is not None else []
         try:
             # Right after a node dies Ray may still count it: a replacement made on that count is
             # ended by _recount once the node is known dead.
@@ -214,3 +214,13 @@ class FaultHandling:
         self.restarts.append(Restarted(trial, start, how, why))
         self._place(job)
 
+
+
+def _unsent(slot: Any) -> list:
+    """The jobs placed on a worker and not sent to it yet, each set to start where it was placed."""
+    out = []
+    for job, start, _ in slot.outbox:
+        job.start = start
+        out.append(job)
+    slot.outbox = []
+    return out

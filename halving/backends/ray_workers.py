@@ -26,7 +26,8 @@ class Slot:
     shape: Request  # the resources Ray placed the worker with (cpus set)
     bound: Any = None  # the ref of its bind call, which answers with its node's id
     node: str | None = None  # its node's id, once its bind call has answered
-    calls: deque = field(default_factory=deque)  # refs of the run calls sent and not yet collected, oldest first
+    calls: deque = field(default_factory=deque)  # a ref per assignment sent and not yet collected, oldest first
+    outbox: list = field(default_factory=list)  # assignments placed here, sent when the backend next waits
     paused: "OrderedDict[int, None]" = field(default_factory=OrderedDict)  # oldest first
     queue: deque = field(default_factory=deque)  # jobs that must run here (unmovable trials)
     drops: list = field(default_factory=list)  # trials to let go of, sent with the next call
@@ -35,6 +36,10 @@ class Slot:
     @property
     def cpus(self) -> float:
         return float(self.shape.cpus or 0.0)
+
+    def held(self) -> int:
+        """Assignments this worker holds: sent, or placed here and about to be."""
+        return len(self.calls) + len(self.outbox)
 
     def node_id(self) -> str | None:
         """The node the worker runs on, once Ray placed it and it answered (no wait)."""
@@ -46,6 +51,17 @@ class Slot:
         return self.node
 
 
+_remote_class: list = []
+
+
+def _worker_class() -> Any:
+    """The actor class, made once per process: Ray exports a class to its cluster once per
+    job for each class object, so a new object per experiment would export it again."""
+    if not _remote_class:
+        _remote_class.append(ray.remote(concurrency_groups=CONCURRENCY_GROUPS)(TrialWorker))
+    return _remote_class[0]
+
+
 class WorkerPool:
     """Slots by index; a new slot gets the experiment's trainable before any work."""
 
@@ -53,7 +69,7 @@ class WorkerPool:
         self.metric = metric
         self.slots: dict[int, Slot] = {}
         self._next = 0
-        self._remote = ray.remote(concurrency_groups=CONCURRENCY_GROUPS)(TrialWorker)
+        self._remote = _worker_class()
         self._trainable_ref = ray.put(trainable)
         self._code = code_stamp(trainable)
 
@@ -110,8 +126,8 @@ class WorkerPool:
         return slot
 
     def training(self) -> int:
-        """Workers with a call in progress."""
-        return sum(1 for s in self.slots.values() if s.calls)
+        """Workers with work in progress (or about to be sent)."""
+        return sum(1 for s in self.slots.values() if s.calls or s.outbox)
 
     def cpus(self) -> float:
         return sum(s.cpus for s in self.slots.values())
@@ -129,7 +145,7 @@ class WorkerPool:
         experiment; every other worker ends."""
         reuse = reuse and keeping_idle()
         for slot in self.slots.values():
-            if reuse and not slot.calls:
+            if reuse and not slot.held():
                 slot.actor.reset.remote()
                 give_back(slot.shape, slot.actor, self._code)
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -70,6 +71,24 @@ class TrialWorker:
         """
         for t in drops:
             self.drop(t)
+        return self._timed(trial, config, start, until, cpus, restored)
+
+    def run_batch(self, jobs: list[tuple], cpus: int, drops: list[int] = ()) -> list[Segment]:
+        """Several assignments in one call, each ``(trial, config, start, until, restored)``
+        trained as ``run`` would, in order: when epochs take less than a round trip, the driver
+        sends them together (one segment comes back for each)."""
+        for t in drops:
+            self.drop(t)
+        return [self._timed(trial, config, start, until, cpus, restored)
+                for trial, config, start, until, restored in jobs]
+
+    def _timed(self, trial: int, config: dict | None, start: int, until: int, cpus: int, restored: Any) -> Segment:
+        t0 = time.perf_counter()
+        seg = self._run(trial, config, start, until, cpus, restored)
+        seg.seconds = time.perf_counter() - t0
+        return seg
+
+    def _run(self, trial: int, config: dict | None, start: int, until: int, cpus: int, restored: Any) -> Segment:
         os.environ[CPUS_ENV] = str(cpus)  # for a script trial; one trial trains at a time
         runner = self.runners.get(trial)
         if runner is None and trial in self.offloaded:

@@ -3,10 +3,11 @@ reports back, and carries out every decision, in exactly one place.
 
 Backends (simulated, Ray) only execute; they answer through the typed seam of
 ``backends.protocol``. The engine writes each event to the recorder (the event
-log) and flushes it before it waits on the backend: a backend sends work and
-writes checkpoints only inside ``wait()``, so nothing happens outside the driver
-that the log does not hold yet, and one flush serves all the work handed out
-and all the reports handled in a turn of the loop. Its state transitions (``created``,
+log) and flushes it twice per turn of its loop: after handling the reports that
+came back, before placing new work, and after placing it, before waiting on the
+backend, which sends work only inside ``wait()``. So no work starts and no
+checkpoint is written that the log does not account for, and a flush serves
+every report and assignment of a turn. Its state transitions (``created``,
 ``assigned``, ``reported``, ``decided``) are shared with ``replay``, which rebuilds
 the engine's and the policy's state from a log: that is how a crashed run resumes.
 """
@@ -31,7 +32,8 @@ __all__ = ["Engine", "NullRecorder", "Recorder", "TrialRecord"]
 
 class Recorder(Protocol):
     """Where the engine writes what happens (the event log). ``flush`` puts every event
-    recorded so far on disk; the engine calls it before each ``backend.wait()``."""
+    recorded so far on disk; the engine calls it before it places new work and before
+    each ``backend.wait()``."""
 
     def trial_created(self, trial: int, config: dict, time: float, origin: dict | None = None) -> None: ...
 
@@ -135,13 +137,15 @@ class Engine:
         """Hand out work until the policy is done; ``result()`` then says what was found."""
         self._restart_running()
         backend, handle, progress = self.backend, self._handle, self.on_progress
+        rec = self.rec
         while True:
+            rec.flush()  # what the last reports caused, before new work is placed on it
             signal = self._fill() if self.halted is None else P.DONE
             if not backend.running():
                 if signal is P.WAIT:
                     raise RuntimeError(f"{self.policy!r} waits with no trial running: a policy bug")
                 break
-            self.rec.flush()  # before any of this turn's work leaves the driver
+            rec.flush()  # the new assignments, before the backend sends them
             for event in backend.wait():
                 if type(event) is Segment:
                     handle(event)

@@ -172,14 +172,16 @@ class UnpicklableModelClass:
 
 def train_quick_self_kill(config: dict) -> None:
     """Epochs of no work (several go to a worker in one call); the worker of the trial with
-    ``x == config["kill_x"]`` is SIGKILLed at its first epoch, once (a marker file remembers)."""
+    ``x == config["kill_x"]`` is SIGKILLed at its first epoch: once (a marker file remembers),
+    or every time with ``config["always"]``."""
     import signal
 
     marker = os.path.join(config["dir"], "killed")
     epoch = 0
     while True:
         epoch += 1
-        if epoch == 1 and abs(config["x"] - config["kill_x"]) < 1e-9 and not os.path.exists(marker):
+        if (epoch == 1 and abs(config["x"] - config["kill_x"]) < 1e-9
+                and (config.get("always") or not os.path.exists(marker))):
             open(marker, "w").close()
             os.kill(os.getpid(), signal.SIGKILL)
         halving.report(acc=curve(config, epoch), own_epoch=epoch, pid=os.getpid())

@@ -157,7 +157,8 @@ def test_decisions_table_holds_every_decision_and_promotion_with_reason_fields(r
                                             for d in result.decisions]
     promoted = decisions[decisions["kind"] == "promotion"]
     assert len(promoted) == len(result.promotions) > 0
-    assert [(r.trial, r.epoch, int(r.until), r.rule, r.cutoff) for r in promoted.itertuples()] == [
+    assert [(r.trial, r.epoch, int(r.until), r.rule, None if pd.isna(r.cutoff) else r.cutoff)
+            for r in promoted.itertuples()] == [
         (d.trial, d.epoch, d.until, d.reason.rule, d.reason.cutoff) for d in result.promotions]
     assert (promoted["action"] == "continue").all()
     assert {"rule", "rung", "cutoff", "compared", "rank", "bracket", "detail", "time"} <= set(decisions.columns)

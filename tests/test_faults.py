@@ -79,17 +79,48 @@ def test_a_worker_killed_in_a_batch_of_short_assignments_loses_nothing_logged(tm
     grid = {"x": space.grid(xs), "kill_x": xs[44], "dir": str(tmp_path)}
     run = tmp_path / "run"
     result = halving.tune(T.train_quick_self_kill, grid, metric="acc", mode="max", policy="asha", max_epochs=9,
-                          workers=2, lookahead=0, run_dir=run)
+                          workers=2, run_dir=run)
     assert result.n_failed == 0 and result.n_completed >= 1
-    assert result.backend_stats["round_trips"] < len(_events(run, "assigned")) / 2  # batched calls
+    assert result.backend_stats["round_trips"] < len(_events(run, "assigned"))  # batched calls
     restarted = [json.loads(e["payload"]) for e in _events(run, "restarted")]
-    # One call in flight per worker (lookahead=0): the dead call held several assignments.
-    assert len(restarted) >= 2 and all("worker process died" in r["why"] for r in restarted)
+    # More than the two calls a worker holds (lookahead=1) died with it: a call held several.
+    assert len(restarted) >= 3 and all("worker process died" in r["why"] for r in restarted)
     table = result.table()
     pairs = list(zip(table.column("trial").to_pylist(), table.column("epoch").to_pylist()))
     assert len(pairs) == len(set(pairs)) and len(pairs) == result.epochs_used  # each epoch logged once
     assert table.column("own_epoch").to_pylist() == table.column("epoch").to_pylist()
     assert {t for t, _ in pairs} == set(range(60))  # every trial reported, the killer's after its restart
+
+
+def test_a_trial_that_always_kills_its_worker_fails_alone_not_the_trials_batched_with_it(tmp_path):
+    xs = [round(i / 60, 6) for i in range(1, 61)]
+    grid = {"x": space.grid(xs), "kill_x": xs[44], "always": True, "dir": str(tmp_path)}
+    run = tmp_path / "run"
+    result = halving.tune(T.train_quick_self_kill, grid, metric="acc", mode="max", policy="asha", max_epochs=9,
+                          workers=2, run_dir=run)
+    failed = [t for t, s in result.states.items() if s is TrialState.FAILED]
+    assert failed == [44] and "WorkerDied" in result.failures[44]
+    # Trials sent with it died with its worker, started again, and did not fail.
+    assert {e["trial"] for e in _events(run, "restarted")} - {44}
+    table = result.table()
+    assert set(table.column("trial").to_pylist()) == set(range(60)) - {44}
+
+
+def test_one_worker_without_lookahead_trains_one_assignment_at_a_time(tmp_path):
+    # Batching is lookahead: with lookahead=0 a lone worker never holds two assignments.
+    xs = [round(i / 30, 6) for i in range(1, 31)]
+    grid = {"x": space.grid(xs), "kill_x": -1.0, "dir": str(tmp_path)}
+    run = tmp_path / "run"
+    result = halving.tune(T.train_quick_self_kill, grid, metric="acc", mode="max", policy="asha", max_epochs=9,
+                          workers=1, lookahead=0, run_dir=run)
+    assert result.backend_stats["round_trips"] == len(_events(run, "assigned"))
+    holding = 0
+    for e in iter_events(read_events(run)):
+        if e["kind"] == "assigned":
+            holding += 1
+            assert holding == 1
+        elif e["kind"] == "decision" and e["action"] != "continue":
+            holding = 0
 
 
 def test_a_hanging_trial_is_stopped_by_trial_timeout(tmp_path):

@@ -28,7 +28,7 @@ ROWS_PER_BATCH = 4
 
 def _write_log(run_dir: Path, n_batches: int = N_BATCHES, close: bool = True) -> EventLog:
     """A real log: experiment_started, then batches of a trial's creation, report, removal and
-    decision (``decisions`` flushes the batch, as the engine relies on)."""
+    decision, flushed as one batch (as the engine flushes once per turn of its loop)."""
     log = EventLog(run_dir)
     log.experiment_started({"metric": "acc", "mode": "max"}, 0.0)
     log.flush()
@@ -38,6 +38,7 @@ def _write_log(run_dir: Path, n_batches: int = N_BATCHES, close: bool = True) ->
         log.removed(t, 1, float(t))
         log.decisions([Decision(t, 1, Action.STOP, Reason("rung-reached", rung=0, compared=t + 1, rank=t + 1))],
                       float(t))
+        log.flush()
     if close:
         log.close()
     return log

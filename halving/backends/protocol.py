@@ -136,7 +136,7 @@ class Backend(Protocol):
     def wait(self) -> list[Event]:
         """Start the work handed over since the last call (the engine logged it just before),
         then block until at least one assignment returns (or a trial had to be restarted).
-        Work is started, and checkpoints written, only here."""
+        Work is sent to workers only here."""
 
     def now(self) -> float:
         """The backend's clock: wall time for Ray, virtual time for the simulator."""

@@ -44,10 +44,10 @@ from .ray_workers import Slot, WorkerPool
 
 __all__ = ["RayBackend"]
 
-#: A call to a worker carries several assignments when one takes less than this (by the
-#: epochs measured so far): each call costs the driver about a millisecond of Ray's own
+#: A call to a worker carries assignments for about this long (by the seconds measured so
+#: far) when one takes less: each call costs the driver about a millisecond of Ray's own
 #: work, which short epochs would otherwise make the bottleneck, while a decision waits
-#: at most this long for the assignments sent with its trial.
+#: about this much longer for the assignments sent with its trial.
 BATCH_SECONDS = 0.01
 MAX_BATCH = 32
 
@@ -58,6 +58,7 @@ class _Job:
     until: int
     shape: Request  # the worker it needs: at least this much of every resource
     restored: Any = None
+    solo: bool = False  # sent in a call of its own: its batch's worker died, the culprit is not known
 
 
 class Settings(Protocol):
@@ -118,12 +119,17 @@ class RayBackend(FaultHandling):
         self.restarts: list[Restarted] = []  # trials this backend started again, for the engine to log
         self.round_trips = 0  # calls sent to workers (a batch of assignments is one)
         self.epoch_seconds = 0.0  # a running estimate of an epoch's wall time on a worker
-        # Assignments per call: 1 until epochs are known to be short. A trial_timeout needs a
-        # call per assignment, to know which trial a call that does not return is stuck in.
+        self.job_seconds = 0.0  # ... and of an assignment's
+        # Assignments a worker may hold per call of lookahead: 1 until they are known to be
+        # short. Batching is lookahead: with lookahead=0 a worker holds one assignment, so a
+        # run with one worker is sequential (and reproducible). A trial_timeout needs a call
+        # per assignment, to know which trial a call that does not return is stuck in.
         self.batch = 1
-        self.max_batch = 1 if spec.trial_timeout is not None else MAX_BATCH
+        self.max_batch = 1 if spec.trial_timeout is not None or spec.lookahead == 0 else MAX_BATCH
         self.siblings: dict[Any, list] = {}  # ref -> the refs of its batch call (answered together)
+        self.never_started: set = set()  # refs of calls queued behind the one a dead worker ran
         self.bounding: set[int] = set()  # workers whose paused trials to bound at the next send
+        self.forgetting: list[int] = []  # trials whose checkpoints to remove at the next send
         self.warm_promotions = 0
         self.migrations = 0
         self.checkpointed: set[int] = set()  # function trials that reported checkpoint=
@@ -187,7 +193,7 @@ class RayBackend(FaultHandling):
                     # (a stopped trial holds only memory meanwhile; reset/kill end it anyway).
                     slot.drops.append(trial)
             self.spilled_trials.discard(trial)
-            self.store.forget(trial)
+            self.forgetting.append(trial)  # once the decision that ended it is logged
             self.configs.pop(trial, None)
             return
         if home is not None:
@@ -219,23 +225,26 @@ class RayBackend(FaultHandling):
                 out.extend(self.moves)
                 self.moves = []
             if out:
-                self._pump()
+                self._pump(send=False)  # sent at the next wait(), once the engine logged what came back
                 return out
             self._pump()
 
     def _collect(self, ref: Any) -> Segment | None:
         job, index, start, sent = self.inflight.pop(ref)
-        self.siblings.pop(ref, None)
         now = time.time()
         self.spent[job.trial] = self.spent.get(job.trial, 0.0) + now - sent
         try:
             seg = ray.get(ref)
         except WORKER_GONE as exc:
-            return self._worker_died(job, index, start, exc)  # None: the trial was sent again
+            return self._worker_died(job, index, start, exc, ref)  # None: the trial was sent again
+        self.siblings.pop(ref, None)
         if seg.values:
+            # Running averages quick to follow: a trial's first assignment on a fresh worker can
+            # take far longer than the ones after it.
             took = seg.seconds / len(seg.values)
-            self.epoch_seconds = took if not self.epoch_seconds else 0.8 * self.epoch_seconds + 0.2 * took
-            self.batch = max(1, min(self.max_batch, int(BATCH_SECONDS / max(self.epoch_seconds, 1e-6))))
+            self.epoch_seconds = took if not self.epoch_seconds else 0.5 * (self.epoch_seconds + took)
+            self.job_seconds = seg.seconds if not self.job_seconds else 0.5 * (self.job_seconds + seg.seconds)
+            self.batch = max(1, min(self.max_batch, int(BATCH_SECONDS / max(self.job_seconds, 1e-6))))
         slot = self.slots.get(index)
         if slot is not None:
             slot.calls.remove(ref)
@@ -388,8 +397,13 @@ class RayBackend(FaultHandling):
         slot.outbox.append((job, start, config))
 
     def _send(self) -> None:
-        """Send each worker what was placed on it, ``batch`` assignments per call. Nothing is sent
-        before: the engine logs its assignments before it waits, and work starts only then."""
+        """Send each worker what was placed on it, in calls of about ``BATCH_SECONDS`` (a job
+        marked ``solo`` alone). Nothing is sent before: the engine logs its assignments before
+        it waits, and work starts only then."""
+        forgetting, self.forgetting = self.forgetting, []
+        for trial in forgetting:
+            if trial not in self.active:  # not submitted again meanwhile
+                self.store.forget(trial)
         bounding, self.bounding = self.bounding, set()
         for index in bounding:
             if index in self.slots:  # before the new calls: a spill waits behind what the worker runs
@@ -400,8 +414,7 @@ class RayBackend(FaultHandling):
                 continue
             cpus = max(1, int(slot.cpus))
             placed, slot.outbox = slot.outbox, []
-            for k in range(0, len(placed), self.batch):
-                part = placed[k:k + self.batch]
+            for part in self._calls(placed):
                 drops, slot.drops = slot.drops, []
                 if len(part) == 1:
                     job, start, config = part[0]
@@ -418,15 +431,37 @@ class RayBackend(FaultHandling):
                     slot.calls.append(ref)
                     self.inflight[ref] = (job, index, start, now)
 
-    def _pump(self) -> None:
-        """Start queued work on workers that became free, and send what was placed."""
+    def _calls(self, placed: list) -> list[list]:
+        """``placed`` cut into calls: consecutive assignments until their expected seconds reach
+        ``BATCH_SECONDS`` (at most ``batch``); a ``solo`` job alone."""
+        calls: list[list] = []
+        part: list = []
+        seconds = 0.0
+        for item in placed:
+            job, start, _ = item
+            if job.solo:
+                calls += [part, [item]] if part else [[item]]
+                part, seconds = [], 0.0
+                continue
+            part.append(item)
+            seconds += (job.until - start) * self.epoch_seconds
+            if seconds >= BATCH_SECONDS or len(part) >= self.batch:
+                calls.append(part)
+                part, seconds = [], 0.0
+        if part:
+            calls.append(part)
+        return calls
+
+    def _pump(self, send: bool = True) -> None:
+        """Place queued work on workers that became free, and send what was placed."""
         for index, slot in list(self.slots.items()):
             while slot.queue and self._room(slot):
                 self._call(index, slot.queue.popleft())
         for _ in range(len(self.pending)):
             job = self.pending.popleft()
             self._place(job)
-        self._send()
+        if send:
+            self._send()
 
     # --- memory bound and checkpoints -------------------------------------
     def _bound_memory(self, index: int) -> None:
@@ -493,6 +528,9 @@ class RayBackend(FaultHandling):
 
     def close(self, reuse: bool = True) -> None:
         """Let go of every trial and of the workers (see ``WorkerPool.close``)."""
+        for trial in self.forgetting:  # the engine logged its last decisions before it closes
+            self.store.forget(trial)
+        self.forgetting = []
         self.pool.close(reuse)
 
 

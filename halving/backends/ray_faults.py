@@ -59,7 +59,7 @@ class FaultHandling:
                 continue
             for ref in list(slot.calls if slot is not None else ()):
                 job, _, start, _ = self.inflight.pop(ref)
-                seg = self._worker_died(job, index, start, ray.exceptions.NodeDiedError("its node died"))
+                seg = self._worker_died(job, index, start, ray.exceptions.NodeDiedError("its node died"), ref)
                 if seg is not None:
                     out.append(seg)
         self._recount(cluster)
@@ -153,17 +153,31 @@ class FaultHandling:
             del self.home[t]
         for ref in slot.calls:  # sent, waiting behind the ended call: never started
             job, _, start, _ = self.inflight.pop(ref)
+            self.siblings.pop(ref, None)
             job.start = start
             self._restart(job, why)
         for job in [*_unsent(slot), *slot.queue]:
             self._restart(job, why)
         ray.kill(slot.actor)
 
-    def _worker_died(self, job: Any, index: int, start: int, exc: Exception) -> Segment | None:
-        """A worker process (or its node) died: replace it where the cluster still has room;
-        its trials restart from checkpoints or from scratch, and the engine logs which."""
+    def _worker_died(self, job: Any, index: int, start: int, exc: Exception, ref: Any = None) -> Segment | None:
+        """A worker process (or its node) died while ``ref``'s call was sent to it: replace it
+        where the cluster still has room; its trials restart from checkpoints or from scratch,
+        and the engine logs which.
+
+        Only the call the worker was running is blamed (counted against ``max_worker_deaths``),
+        and only when it held one assignment: the calls queued behind it never started, and
+        in a call of several the one that killed the worker is not known, so each of those is
+        sent again in a call of its own, where a death is its own."""
         trial = job.trial
         slot = self.slots.pop(index, None)
+        if slot is not None and slot.calls:
+            head = slot.calls[0]  # the oldest call not collected: the one the worker ran
+            running = set(self.siblings.get(head, (head,)))
+            self.never_started.update(r for r in slot.calls if r not in running)
+        started = ref not in self.never_started
+        self.never_started.discard(ref)
+        batched = len(self.siblings.pop(ref, ())) > 1
         lost = [t for t, h in self.home.items() if h == index]
         for t in lost:
             del self.home[t]
@@ -178,14 +192,18 @@ class FaultHandling:
             self.pool.add(slot.shape)
         for other in queued:  # work that waited for the dead worker goes elsewhere
             self._restart(other, "its worker died before it ran")
-        self.deaths[trial] = self.deaths.get(trial, 0) + 1
-        if self.deaths[trial] > self.max_worker_deaths:
+        if started and batched:
+            job.solo = True
+        elif started:
+            self.deaths[trial] = self.deaths.get(trial, 0) + 1
+        if self.deaths.get(trial, 0) > self.max_worker_deaths:
             self.epoch[trial] = start
             return Segment(trial, start, [], [], worker=index,
                            error=f"WorkerDied: trial {trial} lost its worker {self.deaths[trial]} times "
                                  f"({type(exc).__name__}); giving up on it")
         job.start = start
-        self._restart(job, f"its worker process died ({type(exc).__name__})")
+        self._restart(job, f"its worker process died ({type(exc).__name__})" if started
+                      else "its worker process died before it ran")
         return None
 
     def _take(self, index: int, trial: int, start: int | None) -> Any:
@@ -209,7 +227,8 @@ class FaultHandling:
         start = self.epoch.get(trial, 0) if job.start is None else job.start
         job.start = start
         self.spilled_trials.discard(trial)
-        job.restored = self.store.take(trial) if start > 0 else None
+        if job.restored is None:  # a state already in hand (moving, or restored) is kept
+            job.restored = self.store.take(trial) if start > 0 else None
         how = Start.CHECKPOINT if job.restored is not None else (Start.SCRATCH if start > 0 else Start.NEW)
         self.restarts.append(Restarted(trial, start, how, why))
         self._place(job)

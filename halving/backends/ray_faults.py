@@ -234,7 +234,6 @@ class FaultHandling:
         self._place(job)
 
 
-
 def _unsent(slot: Any) -> list:
     """The jobs placed on a worker and not sent to it yet, each set to start where it was placed."""
     out = []

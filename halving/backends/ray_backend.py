@@ -37,19 +37,13 @@ from ray import cloudpickle
 
 from .checkpoints import CheckpointStore
 from .protocol import Event, Moved, Request, Restarted, Segment, Start
+from .ray_batches import MAX_BATCH, batch_size, cut
 from .ray_cluster import capacity
 from .ray_faults import WORKER_GONE, FaultHandling
 from .ray_placement import check_feasible, count_fitting, covers, fits_now, shape_of
 from .ray_workers import Slot, WorkerPool
 
 __all__ = ["RayBackend"]
-
-#: A call to a worker carries assignments for about this long (by the seconds measured so
-#: far) when one takes less: each call costs the driver about a millisecond of Ray's own
-#: work, which short epochs would otherwise make the bottleneck, while a decision waits
-#: about this much longer for the assignments sent with its trial.
-BATCH_SECONDS = 0.01
-MAX_BATCH = 32
 
 @dataclass
 class _Job:
@@ -120,10 +114,10 @@ class RayBackend(FaultHandling):
         self.round_trips = 0  # calls sent to workers (a batch of assignments is one)
         self.epoch_seconds = 0.0  # a running estimate of an epoch's wall time on a worker
         self.job_seconds = 0.0  # ... and of an assignment's
-        # Assignments a worker may hold per call of lookahead: 1 until they are known to be
-        # short. Batching is lookahead: with lookahead=0 a worker holds one assignment, so a
-        # run with one worker is sequential (and reproducible). A trial_timeout needs a call
-        # per assignment, to know which trial a call that does not return is stuck in.
+        # Assignments a worker may hold per call of lookahead (``ray_batches``): 1 until they
+        # are known to be short. With lookahead=0 a worker holds one assignment, so a run with
+        # one worker is sequential (and reproducible); a trial_timeout needs a call per
+        # assignment, to know which trial a call that does not return is stuck in.
         self.batch = 1
         self.max_batch = 1 if spec.trial_timeout is not None or spec.lookahead == 0 else MAX_BATCH
         self.siblings: dict[Any, list] = {}  # ref -> the refs of its batch call (answered together)
@@ -244,7 +238,7 @@ class RayBackend(FaultHandling):
             took = seg.seconds / len(seg.values)
             self.epoch_seconds = took if not self.epoch_seconds else 0.5 * (self.epoch_seconds + took)
             self.job_seconds = seg.seconds if not self.job_seconds else 0.5 * (self.job_seconds + seg.seconds)
-            self.batch = max(1, min(self.max_batch, int(BATCH_SECONDS / max(self.job_seconds, 1e-6))))
+            self.batch = batch_size(self.job_seconds, self.max_batch)
         slot = self.slots.get(index)
         if slot is not None:
             slot.calls.remove(ref)
@@ -397,9 +391,8 @@ class RayBackend(FaultHandling):
         slot.outbox.append((job, start, config))
 
     def _send(self) -> None:
-        """Send each worker what was placed on it, in calls of about ``BATCH_SECONDS`` (a job
-        marked ``solo`` alone). Nothing is sent before: the engine logs its assignments before
-        it waits, and work starts only then."""
+        """Send each worker what was placed on it, cut into calls (``ray_batches.cut``). Nothing
+        is sent before: the engine logs its assignments before it waits, and work starts only then."""
         forgetting, self.forgetting = self.forgetting, []
         for trial in forgetting:
             if trial not in self.active:  # not submitted again meanwhile
@@ -414,7 +407,7 @@ class RayBackend(FaultHandling):
                 continue
             cpus = max(1, int(slot.cpus))
             placed, slot.outbox = slot.outbox, []
-            for part in self._calls(placed):
+            for part in cut(placed, self.epoch_seconds, self.batch):
                 drops, slot.drops = slot.drops, []
                 if len(part) == 1:
                     job, start, config = part[0]
@@ -430,27 +423,6 @@ class RayBackend(FaultHandling):
                 for (job, start, _), ref in zip(part, refs):
                     slot.calls.append(ref)
                     self.inflight[ref] = (job, index, start, now)
-
-    def _calls(self, placed: list) -> list[list]:
-        """``placed`` cut into calls: consecutive assignments until their expected seconds reach
-        ``BATCH_SECONDS`` (at most ``batch``); a ``solo`` job alone."""
-        calls: list[list] = []
-        part: list = []
-        seconds = 0.0
-        for item in placed:
-            job, start, _ = item
-            if job.solo:
-                calls += [part, [item]] if part else [[item]]
-                part, seconds = [], 0.0
-                continue
-            part.append(item)
-            seconds += (job.until - start) * self.epoch_seconds
-            if seconds >= BATCH_SECONDS or len(part) >= self.batch:
-                calls.append(part)
-                part, seconds = [], 0.0
-        if part:
-            calls.append(part)
-        return calls
 
     def _pump(self, send: bool = True) -> None:
         """Place queued work on workers that became free, and send what was placed."""

@@ -185,3 +185,20 @@ def train_quick_self_kill(config: dict) -> None:
             open(marker, "w").close()
             os.kill(os.getpid(), signal.SIGKILL)
         halving.report(acc=curve(config, epoch), own_epoch=epoch, pid=os.getpid())
+
+
+def train_reading_its_log(config: dict) -> None:
+    """Before each epoch, reads the run's event log (as any reader may, while it is written)
+    and reports whether the assignment it trains under is on disk already."""
+    import json
+
+    from halving.eventlog import iter_events, read_events
+
+    epoch = 0
+    while True:
+        epoch += 1
+        events = list(iter_events(read_events(config["run_dir"])))
+        mine = {e["trial"] for e in events if e["kind"] == "trial_created" and json.loads(e["payload"]) == config}
+        logged = any(e["kind"] == "assigned" and e["trial"] in mine and e["epoch"] < epoch <= e["until"]
+                     for e in events)
+        halving.report(acc=curve(config, epoch), logged=int(logged))

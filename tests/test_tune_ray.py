@@ -27,6 +27,16 @@ def _ship_trainables():
 SPACE = {"x": space.uniform(0.0, 1.0), "slow": space.uniform(0.0, 1.0)}
 
 
+def test_every_epoch_trains_under_an_assignment_already_on_disk(tmp_path):
+    # Short epochs: several assignments go to a worker per call, sent once the engine flushed.
+    run = tmp_path / "run"
+    grid = {"x": space.grid([round(i / 40, 4) for i in range(1, 41)]), "run_dir": str(run)}
+    result = halving.tune(T.train_reading_its_log, grid, metric="acc", mode="max", policy="asha", max_epochs=9,
+                          workers=2, run_dir=run)
+    logged = result.table().column("logged").to_pylist()
+    assert len(logged) == result.epochs_used and all(v == 1 for v in logged)
+
+
 def test_promoted_trials_continue_from_their_last_epoch(tmp_path):
     result = halving.tune(T.train_counting, SPACE, metric="acc", mode="max", policy="asha", max_epochs=9, trials=27,
                           workers=2, seed=1, run_dir=tmp_path / "run")

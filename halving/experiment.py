@@ -152,6 +152,11 @@ class SamplerSpec:
         spec.build()  # bad parameters are refused here, before anything runs
         return spec
 
+    @property
+    def observes(self) -> bool:
+        """Does the sampler learn from reports (and so wants each as soon as it comes)?"""
+        return bool(self.build().observes)
+
     def build(self) -> S.Sampler:
         """A fresh sampler (not started: the engine starts it)."""
         try:

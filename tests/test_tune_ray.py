@@ -37,6 +37,21 @@ def test_every_epoch_trains_under_an_assignment_already_on_disk(tmp_path):
     assert len(logged) == result.epochs_used and all(v == 1 for v in logged)
 
 
+@pytest.mark.parametrize("sampler, batched", [("random", True), ("tpe", False)])
+def test_short_assignments_share_calls_unless_the_sampler_learns_from_reports(tmp_path, sampler, batched):
+    grid_free = {"x": space.uniform(0.0, 1.0), "kill_x": -1.0, "dir": str(tmp_path)}
+    result = halving.tune(T.train_quick_self_kill, grid_free, metric="acc", mode="max", policy="asha", max_epochs=9,
+                          trials=60, workers=2, seed=0, sampler=sampler, run_dir=tmp_path / "run")
+    trips, assigned = result.backend_stats["round_trips"], len(_assigned(tmp_path / "run"))
+    assert (trips < assigned / 2) if batched else (trips == assigned)
+
+
+def _assigned(run_dir) -> list:
+    from halving.eventlog import iter_events, read_events
+
+    return [e for e in iter_events(read_events(run_dir)) if e["kind"] == "assigned"]
+
+
 def test_promoted_trials_continue_from_their_last_epoch(tmp_path):
     result = halving.tune(T.train_counting, SPACE, metric="acc", mode="max", policy="asha", max_epochs=9, trials=27,
                           workers=2, seed=1, run_dir=tmp_path / "run")

@@ -63,6 +63,7 @@ class Settings(Protocol):
     paused_in_memory: int
     paused_on_device: int
     trial_timeout: float | None
+    sampler: Any  # its ``observes``: does it learn from reports?
 
     def requests(self, rungs: int) -> list[Request]: ...
 
@@ -117,9 +118,11 @@ class RayBackend(FaultHandling):
         # Assignments a worker may hold per call of lookahead (``ray_batches``): 1 until they
         # are known to be short. With lookahead=0 a worker holds one assignment, so a run with
         # one worker is sequential (and reproducible); a trial_timeout needs a call per
-        # assignment, to know which trial a call that does not return is stuck in.
+        # assignment, to know which trial a call that does not return is stuck in; a sampler
+        # that learns from reports would propose more trials knowing less.
         self.batch = 1
-        self.max_batch = 1 if spec.trial_timeout is not None or spec.lookahead == 0 else MAX_BATCH
+        batching = spec.lookahead > 0 and spec.trial_timeout is None and not spec.sampler.observes
+        self.max_batch = MAX_BATCH if batching else 1
         self.siblings: dict[Any, list] = {}  # ref -> the refs of its batch call (answered together)
         self.never_started: set = set()  # refs of calls queued behind the one a dead worker ran
         self.bounding: set[int] = set()  # workers whose paused trials to bound at the next send

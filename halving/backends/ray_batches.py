@@ -5,7 +5,8 @@ assignments take less than that, the driver, not the workers, would set the pace
 call carries about ``BATCH_SECONDS`` of assignments (by the seconds measured so far),
 at most ``MAX_BATCH``, and a decision waits about that much longer for its trial's
 results. Batching is lookahead: the backend uses it only when ``lookahead`` is at least
-1 and no ``trial_timeout`` is set (a call that does not return must name its trial).
+1, no ``trial_timeout`` is set (a call that does not return must name its trial) and the
+sampler does not learn from reports (more trials in flight are proposed knowing less).
 """
 
 from __future__ import annotations

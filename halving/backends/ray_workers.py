@@ -3,6 +3,7 @@ sent to it, the paused trials it holds and the work that must wait for it."""
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,15 +52,11 @@ class Slot:
         return self.node
 
 
-_remote_class: list = []
-
-
+@functools.cache
 def _worker_class() -> Any:
     """The actor class, made once per process: Ray exports a class to its cluster once per
     job for each class object, so a new object per experiment would export it again."""
-    if not _remote_class:
-        _remote_class.append(ray.remote(concurrency_groups=CONCURRENCY_GROUPS)(TrialWorker))
-    return _remote_class[0]
+    return ray.remote(concurrency_groups=CONCURRENCY_GROUPS)(TrialWorker)
 
 
 class WorkerPool:

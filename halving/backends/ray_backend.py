@@ -37,7 +37,7 @@ from ray import cloudpickle
 
 from .checkpoints import CheckpointStore
 from .protocol import Event, Moved, Request, Restarted, Segment, Start
-from .ray_batches import MAX_BATCH, batch_size, cut
+from .ray_batches import MAX_BATCH, Pace, cut
 from .ray_cluster import capacity
 from .ray_faults import WORKER_GONE, FaultHandling
 from .ray_placement import check_feasible, count_fitting, covers, fits_now, shape_of
@@ -113,16 +113,13 @@ class RayBackend(FaultHandling):
         self.deaths: dict[int, int] = {}
         self.restarts: list[Restarted] = []  # trials this backend started again, for the engine to log
         self.round_trips = 0  # calls sent to workers (a batch of assignments is one)
-        self.epoch_seconds = 0.0  # a running estimate of an epoch's wall time on a worker
-        self.job_seconds = 0.0  # ... and of an assignment's
         # Assignments a worker may hold per call of lookahead (``ray_batches``): 1 until they
         # are known to be short. With lookahead=0 a worker holds one assignment, so a run with
         # one worker is sequential (and reproducible); a trial_timeout needs a call per
         # assignment, to know which trial a call that does not return is stuck in; a sampler
         # that learns from reports would propose more trials knowing less.
-        self.batch = 1
         batching = spec.lookahead > 0 and spec.trial_timeout is None and not spec.sampler.observes
-        self.max_batch = MAX_BATCH if batching else 1
+        self.pace = Pace(MAX_BATCH if batching else 1)
         self.siblings: dict[Any, list] = {}  # ref -> the refs of its batch call (answered together)
         self.never_started: set = set()  # refs of calls queued behind the one a dead worker ran
         self.bounding: set[int] = set()  # workers whose paused trials to bound at the next send
@@ -147,7 +144,7 @@ class RayBackend(FaultHandling):
 
     # --- the engine's Backend protocol ------------------------------------
     def free_slots(self) -> int:
-        return self.workers * self.depth * self.batch - len(self.active)
+        return self.workers * self.depth * self.pace.batch - len(self.active)
 
     def running(self) -> int:
         return len(self.active)
@@ -236,12 +233,7 @@ class RayBackend(FaultHandling):
             return self._worker_died(job, index, start, exc, ref)  # None: the trial was sent again
         self.siblings.pop(ref, None)
         if seg.values:
-            # Running averages quick to follow: a trial's first assignment on a fresh worker can
-            # take far longer than the ones after it.
-            took = seg.seconds / len(seg.values)
-            self.epoch_seconds = took if not self.epoch_seconds else 0.5 * (self.epoch_seconds + took)
-            self.job_seconds = seg.seconds if not self.job_seconds else 0.5 * (self.job_seconds + seg.seconds)
-            self.batch = batch_size(self.job_seconds, self.max_batch)
+            self.pace.observe(seg.seconds, len(seg.values))
         slot = self.slots.get(index)
         if slot is not None:
             slot.calls.remove(ref)
@@ -334,7 +326,7 @@ class RayBackend(FaultHandling):
         if room and self.pool.training() < self.workers:
             return self.pool.add(shape)
         behind = [i for i, s in self.slots.items()
-                  if s.shape == shape and s.held() < self.depth * self.batch and not s.queue]
+                  if s.shape == shape and s.held() < self.depth * self.pace.batch and not s.queue]
         if behind:
             return min(behind, key=lambda i: (self._busy_for(i), len(self.slots[i].paused), i))
         return None
@@ -358,7 +350,7 @@ class RayBackend(FaultHandling):
         ``batch`` each), or when idle, if fewer than ``workers`` workers train: concurrency never
         exceeds ``workers``."""
         n = slot.held()
-        return n < self.depth * self.batch if n else self.pool.training() < self.workers
+        return n < self.depth * self.pace.batch if n else self.pool.training() < self.workers
 
     def _busy_for(self, index: int) -> float:
         """Seconds until the worker is expected to be through the calls it holds (by epochs granted)."""
@@ -367,9 +359,9 @@ class RayBackend(FaultHandling):
         slot = self.slots[index]
         for n, ref in enumerate(slot.calls):
             job, _, start, sent = self.inflight[ref]
-            need = (job.until - start) * self.epoch_seconds
+            need = (job.until - start) * self.pace.epoch_seconds
             left += max(0.0, sent + need - now) if n == 0 else need
-        return left + sum((job.until - start) * self.epoch_seconds for job, start, _ in slot.outbox)
+        return left + sum((job.until - start) * self.pace.epoch_seconds for job, start, _ in slot.outbox)
 
     def _retire(self, index: int, why: str) -> bool:
         """Spill every paused trial of an idle worker, then end it; False if one cannot move."""
@@ -410,7 +402,7 @@ class RayBackend(FaultHandling):
                 continue
             cpus = max(1, int(slot.cpus))
             placed, slot.outbox = slot.outbox, []
-            for part in cut(placed, self.epoch_seconds, self.batch):
+            for part in cut(placed, self.pace.epoch_seconds, self.pace.batch):
                 drops, slot.drops = slot.drops, []
                 if len(part) == 1:
                     job, start, config = part[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-__all__ = ["BATCH_SECONDS", "MAX_BATCH", "batch_size", "cut"]
+__all__ = ["BATCH_SECONDS", "MAX_BATCH", "Pace", "batch_size", "cut"]
 
 BATCH_SECONDS = 0.01
 MAX_BATCH = 32
@@ -24,6 +24,25 @@ def batch_size(job_seconds: float, max_batch: int) -> int:
     if job_seconds <= 0:
         return 1
     return max(1, min(max_batch, int(BATCH_SECONDS / job_seconds)))
+
+
+class Pace:
+    """What an epoch and an assignment take on the workers (running averages quick to follow:
+    a trial's first assignment on a fresh worker can take far longer than the ones after
+    it), and the ``batch`` they give, at most ``max_batch``."""
+
+    def __init__(self, max_batch: int) -> None:
+        self.max_batch = max_batch
+        self.epoch_seconds = 0.0
+        self.job_seconds = 0.0
+        self.batch = 1
+
+    def observe(self, seconds: float, epochs: int) -> None:
+        """An assignment of ``epochs`` epochs took ``seconds`` on its worker."""
+        took = seconds / epochs
+        self.epoch_seconds = took if not self.epoch_seconds else 0.5 * (self.epoch_seconds + took)
+        self.job_seconds = seconds if not self.job_seconds else 0.5 * (self.job_seconds + seconds)
+        self.batch = batch_size(self.job_seconds, self.max_batch)
 
 
 def cut(placed: Sequence[tuple], epoch_seconds: float, batch: int) -> list[list]:

@@ -182,14 +182,15 @@ class FaultHandling:
         for t in lost:
             del self.home[t]
         queued = [*_unsent(slot), *slot.queue] if slot is not None else []
-        try:
-            # Right after a node dies Ray may still count it: a replacement made on that count is
-            # ended by _recount once the node is known dead.
-            self._recount(capacity())
-        except Exception:  # noqa: BLE001 - the GCS may be busy right after a node died
-            pass
-        if slot is not None and len(self.slots) < self.workers and self._fits(slot.shape):
-            self.pool.add(slot.shape)
+        if slot is not None:  # once per dead worker, not again for each of its calls
+            try:
+                # Right after a node dies Ray may still count it: a replacement made on that count
+                # is ended by _recount once the node is known dead.
+                self._recount(capacity())
+            except Exception:  # noqa: BLE001 - the GCS may be busy right after a node died
+                pass
+            if len(self.slots) < self.workers and self._fits(slot.shape):
+                self.pool.add(slot.shape)
         for other in queued:  # work that waited for the dead worker goes elsewhere
             self._restart(other, "its worker died before it ran")
         if started and batched:

@@ -18,7 +18,10 @@ benchmark spaces). Tools, each sampling from the same space translated into its 
   ``--samplers`` (``random`` is tune()'s default), ``--workers`` Ray workers. ASHA gets
   ``trials=B``, more than B epochs can start, so the budget is what ends its run; Hyperband
   gets the trials of as many whole Hyperband iterations as B epochs pay for (started
-  together, its brackets would otherwise spend B on their lowest rungs);
+  together, its brackets would otherwise spend B on their lowest rungs).
+  With ``--in-process``, the same search runs under ``halving.simulate`` with the workload
+  trained in this process (``adapters.halving_in_process``): the same training, scheduled
+  on ``--workers`` simulated workers in virtual time, so a seed's run is exactly repeatable;
 * Optuna: ``TPESampler(seed)`` with ``HyperbandPruner``, ask-and-tell, one trial at a time;
 * Syne Tune: ``BOHB`` (ASHA with its KDE searcher), its scheduler driven in this process;
 * dehb: ``DEHB`` through ask/tell, one worker (promotions continue from their state).
@@ -38,15 +41,19 @@ does not bias it (``TIMED = False``: targets are judged whatever the load).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import tempfile
 import time
 import warnings
 
+import numpy as np
+
 import halving
 import policies
 
-from .adapters import NotInstalled, Outcome, dehb_search, halving_tune, optuna_study, syne_tune_bohb
+from .adapters import (NotInstalled, Outcome, dehb_search, halving_in_process, halving_tune, optuna_study,
+                       syne_tune_bohb)
 from .ray_session import start_ray, stop_ray
 from .results import Target
 from .table import print_table
@@ -78,6 +85,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated, of {','.join(PEERS)}")
     ap.add_argument("--max-minutes", type=float, default=60.0,
                     help="skip a (workload, seed) block that would end later than this from the start")
+    ap.add_argument("--in-process", action="store_true",
+                    help="halving's runs train in this process under halving.simulate (virtual time, "
+                         "--workers simulated workers, no Ray): exactly repeatable per seed, so many seeds are cheap")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: sgd-wide, 1 seed, R=3, budget 30")
     ap.add_argument("--plot", default=None, help="also draw best value at R against epochs spent to this PNG")
@@ -124,8 +134,12 @@ def _curve(o: Outcome, max_epochs: int, sign: float) -> list[tuple[int, float]]:
 def run_one(w: ModelWorkload, tool: str, policy: str, sampler: str, seed: int, args: argparse.Namespace) -> Outcome:
     kw = {"budget": args.budget, "max_epochs": args.max_epochs, "eta": args.eta, "seed": seed}
     if tool == "halving":
-        o = halving_tune.run(w, policy, trials=halving_trials(policy, args.budget, args.max_epochs, args.eta),
-                             workers=args.workers, sampler=sampler, **kw)
+        trials = halving_trials(policy, args.budget, args.max_epochs, args.eta)
+        if args.in_process:
+            o = halving_in_process.run(w, halving_tune.policy_argument(policy, args.eta, seed), trials=trials,
+                                       workers=args.workers, sampler=sampler, **kw)
+        else:
+            o = halving_tune.run(w, policy, trials=trials, workers=args.workers, sampler=sampler, **kw)
         cols = o.table.to_pydict()
         o.extra.update(trials_started=len(set(cols["trial"])), curve=_curve(o, args.max_epochs, 1.0))
         return o
@@ -141,7 +155,7 @@ def _run_logged(w: ModelWorkload, tool: str, policy: str, sampler: str, seed: in
             warnings.simplefilter("ignore")  # scikit-learn's convergence and overflow warnings of poor configs
             o = run_one(w, tool, policy, sampler, seed, args)
         r = {**o.summary(METRIC, TEST), "sampler": sampler}
-        for k in ("engine_wall", "round_trips"):
+        for k in ("engine_wall", "round_trips", "configs"):
             r.pop(k, None)
         print(f"{head}: best val {r['best_val']}, test {r['test']}, epochs {r['epochs']}, "
               f"trials {r.get('trials_started')}, at R {r['reached_R']}, wall {r['wall']:.1f} s", flush=True)
@@ -175,9 +189,26 @@ def summarise(runs: list[dict]) -> list[dict]:
     return rows
 
 
+def median_gap_interval(a: list[float], b: list[float], *, level: float = 0.95, draws: int = 4000,
+                        seed: int = 0) -> tuple[float, float] | None:
+    """A bootstrap interval of ``median(a) - median(b)``: each side's seeds resampled with
+    replacement ``draws`` times (from a generator seeded by ``seed``, so a result file's
+    interval is repeatable). None when either side has fewer than 2 values."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    gaps = (np.median(xa[rng.integers(0, len(xa), (draws, len(xa)))], axis=1)
+            - np.median(xb[rng.integers(0, len(xb), (draws, len(xb)))], axis=1))
+    lo, hi = np.quantile(gaps, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def comparisons(rows: list[dict], samplers: list[str]) -> list[dict]:
     """For each workload and halving variant: its median best val and test minus each peer's
-    and minus halving random's under the same policy."""
+    and minus halving random's under the same policy, with a bootstrap 95% interval of the
+    val gap to the best peer when the rows hold every seed's value. An interval that holds 0
+    says the seeds do not tell the two apart."""
     by = {(r["workload"], r["tool"]): r for r in rows}
     out = []
     for wname in dict.fromkeys(r["workload"] for r in rows):
@@ -188,10 +219,14 @@ def comparisons(rows: list[dict], samplers: list[str]) -> list[dict]:
                 if h is None:
                     continue
                 base = by.get((wname, f"halving {p} random"))
+                best_peer = max(peers, key=lambda q: q["best_val"]) if peers else None
+                interval = None if best_peer is None or "per_seed_best_val" not in h else median_gap_interval(
+                    list(h["per_seed_best_val"].values()), list(best_peer["per_seed_best_val"].values()))
                 out.append({"workload": wname, "halving": f"{p} {s}",
                             "val_minus_best_peer": h["best_val"] - max(q["best_val"] for q in peers) if peers else None,
                             "test_minus_best_peer": h["test"] - max(q["test"] for q in peers) if peers else None,
-                            "best_peer_val": max(peers, key=lambda q: q["best_val"])["tool"] if peers else None,
+                            "best_peer_val": best_peer["tool"] if best_peer else None,
+                            "val_gap_95": None if interval is None else [round(x, 4) for x in interval],
                             "val_minus_random": None if base is None or s == "random" else h["best_val"] - base["best_val"],
                             "test_minus_random": None if base is None or s == "random" else h["test"] - base["test"]})
     return out
@@ -246,7 +281,8 @@ def _blocks(workloads: dict[str, ModelWorkload], tools: list[tuple[str, str, str
                 print(skipped[-1], flush=True)
                 continue
             b0 = time.perf_counter()
-            with halving.reuse_workers():  # halving's runs of a block share their worker processes
+            with contextlib.nullcontext() if args.in_process else halving.reuse_workers():
+                # halving's runs of a block share their worker processes
                 runs += [_run_logged(w, *t, seed, args) for t in tools if t[0] == "halving"]
             runs += [_run_logged(w, *t, seed, args) for t in tools if t[0] != "halving"]
             took.setdefault(name, []).append(time.perf_counter() - b0)
@@ -278,17 +314,20 @@ def run(args: argparse.Namespace) -> tuple[dict, list[Target]]:
             except Unavailable as exc:
                 skipped.append(str(exc))
                 print(exc, flush=True)
-        start_ray(args.cpus, quiet=True)
-        try:
+        if args.in_process:
             runs = _blocks(workloads, tools, args, skipped)
-        finally:
-            stop_ray()
+        else:
+            start_ray(args.cpus, quiet=True)
+            try:
+                runs = _blocks(workloads, tools, args, skipped)
+            finally:
+                stop_ray()
     rows = summarise(runs)
     cols = ["workload", "tool", "seeds", "best_val", "test", "epochs", "trials_started", "reached_R"]
     print_table(f"budget {args.budget} epochs per run, R={args.max_epochs}, eta={args.eta}; medians over seeds",
                 cols, [[r[c] for c in cols] for r in rows])
     comps = comparisons(rows, samplers)
-    ccols = ["workload", "halving", "val_minus_best_peer", "test_minus_best_peer", "best_peer_val",
+    ccols = ["workload", "halving", "val_minus_best_peer", "val_gap_95", "test_minus_best_peer", "best_peer_val",
              "val_minus_random", "test_minus_random"]
     print_table("halving variant minus the best peer, and minus halving random (same policy); medians",
                 ccols, [[c[k] for k in ccols] for c in comps])

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks import quality, results, workloads
-from benchmarks.adapters import EpochBudget, NotInstalled, dehb_search, halving_tune, optuna_study, syne_tune_bohb
+from benchmarks.adapters import (EpochBudget, NotInstalled, dehb_search, halving_in_process, halving_tune, optuna_study,
+                                 syne_tune_bohb)
 from halving import space
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,6 +138,16 @@ def test_a_quality_run_is_judged_whatever_the_load():
     assert loaded.finish({}, [results.Target("x", 2.0, 2.0, at_least=True)])["targets"][0]["verdict"] == "met"
 
 
+def test_median_gap_interval_holds_the_gap_and_tells_apart_only_what_differs():
+    same = [0.95, 0.96, 0.97, 0.96, 0.95]
+    lo, hi = quality.median_gap_interval(same, list(reversed(same)))
+    assert lo < 0 < hi  # the same values: the interval holds 0
+    lo, hi = quality.median_gap_interval([x + 0.05 for x in same], same)
+    assert 0 < lo <= 0.05 <= hi  # 0.05 apart with no overlap: 0 is outside
+    assert quality.median_gap_interval([0.9], same) is None
+    assert quality.median_gap_interval(same, same, seed=3) == quality.median_gap_interval(same, same, seed=3)
+
+
 def test_comparisons_and_targets_from_medians():
     rows = [{"workload": w, "tool": t, "best_val": v, "test": v - 0.01}
             for w, vals in (("a", (0.90, 0.92, 0.91)), ("b", (0.80, 0.79, 0.81)))
@@ -164,3 +175,19 @@ def test_quick_run_gives_every_tool_the_same_epochs(tmp_path):
     assert all(r.get("error") is None and r["epochs"] == 30 for r in runs), runs
     absent = {p for p in ("syne_tune", "dehb") if p not in tools}
     assert {s.split(":")[0] for s in data["figures"]["skipped"]} == absent
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe"])
+def test_in_process_runs_repeat_exactly_and_report_the_real_training(sampler):
+    w = workloads.make("sgd-wide")
+    kw = {"trials": 30, "max_epochs": 3, "workers": 2, "seed": 4, "eta": 3, "budget": 30, "sampler": sampler}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first, again = halving_in_process.run(w, "asha", **kw), halving_in_process.run(w, "asha", **kw)
+        assert first.finals and first.finals == again.finals and first.epochs == again.epochs <= 30
+        assert first.extra["trials_started"] > len(first.finals)  # ASHA stopped some early
+        # A finished trial's metrics are what training its configuration for R epochs from scratch gives.
+        trial, metrics = max(first.finals, key=lambda f: f[1][w.metric])
+        state = w.start(first.extra["configs"][trial])
+        fresh = [w.epoch(state, e) for e in (1, 2, 3)]
+    assert fresh[-1] == metrics

@@ -2,6 +2,7 @@
 with the same ``Outcome``, so every benchmark compares the tools the same way.
 
 * ``halving_tune``: ``halving.tune`` (and ``halving.sklearn.HalvingSearchCV``)
+* ``halving_in_process``: ``halving.simulate`` on the workload trained in this process
 * ``ray_tune``: Ray Tune's ``Tuner`` with its schedulers, and its ASHA scheduler driven directly
 * ``optuna_study``: an Optuna study with its pruners
 * ``sklearn_search``: scikit-learn's ``HalvingRandomSearchCV``
@@ -15,11 +16,13 @@ The quality benchmark's peers sample their own configurations and train under an
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EpochBudget", "NotInstalled", "Outcome", "best_so_far"]
+__all__ = ["EpochBudget", "NotInstalled", "Outcome", "best_so_far", "one_thread"]
 
 
 class NotInstalled(RuntimeError):
@@ -100,3 +103,25 @@ def best_so_far(outcome: Outcome, metric: str) -> list[tuple[float, float]]:
             best = v
             out.append((round(t, 4), v))
     return out
+
+
+@contextlib.contextmanager
+def one_thread(w: Any, on: bool = True) -> Iterator[None]:
+    """BLAS (and torch) at one thread, like one Ray worker."""
+    if not on:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    threads = None
+    if w.torch:
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        if threads is not None:
+            torch.set_num_threads(threads)

@@ -79,7 +79,7 @@ def run(w: Workload, *, budget: int, max_epochs: int, eta: int, seed: int) -> Ou
     version()
     from dehb import DEHB
 
-    from .optuna_study import _one_thread
+    from . import one_thread
 
     R, spent = max_epochs, EpochBudget(budget)
     finals: list[tuple[int, dict]] = []
@@ -88,7 +88,7 @@ def run(w: Workload, *, budget: int, max_epochs: int, eta: int, seed: int) -> Ou
     # config_id -> (config, state, epochs trained, metrics at the last of them)
     states: dict[int, tuple[dict, Any, int, dict | None]] = {}
     asked = 0
-    with _one_thread(w, True), tempfile.TemporaryDirectory(prefix="bench-dehb-") as out:
+    with one_thread(w, True), tempfile.TemporaryDirectory(prefix="bench-dehb-") as out:
         t0 = time.perf_counter()
         opt = DEHB(cs=config_space(w.space, seed), min_fidelity=1, max_fidelity=R, eta=eta, n_workers=1, seed=seed,
                    output_path=out, log_level="ERROR", save_freq="end")

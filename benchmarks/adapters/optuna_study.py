@@ -11,12 +11,11 @@ In-memory storage; Optuna's logging at WARNING.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from typing import Any, Iterator
+from typing import Any
 
 from ..workloads import Workload
-from . import Outcome
+from . import Outcome, one_thread
 
 __all__ = ["PRUNERS", "pruner", "run"]
 
@@ -33,28 +32,6 @@ def pruner(name: str, *, max_epochs: int, eta: int) -> Any:
     if name == "MedianPruner":
         return optuna.pruners.MedianPruner()  # 5 startup trials, no warm-up
     raise ValueError(f"unknown Optuna pruner {name!r}: choose from {', '.join(PRUNERS)}")
-
-
-@contextlib.contextmanager
-def _one_thread(w: Workload, on: bool) -> Iterator[None]:
-    """BLAS (and torch) at one thread, like one Ray worker."""
-    if not on:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    threads = None
-    if w.torch:
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        if threads is not None:
-            torch.set_num_threads(threads)
 
 
 def run(w: Workload, pruner_name: str, configs: list[dict], *, max_epochs: int, eta: int, seed: int,
@@ -84,7 +61,7 @@ def run(w: Workload, pruner_name: str, configs: list[dict], *, max_epochs: int, 
                 raise optuna.TrialPruned()
         return m[w.metric]
 
-    with _one_thread(w, one_thread):
+    with one_thread(w, one_thread):
         t0 = time.perf_counter()
         study = optuna.create_study(direction="maximize" if w.mode == "max" else "minimize",
                                     sampler=optuna.samplers.RandomSampler(seed=seed),
@@ -138,7 +115,7 @@ def run_sampled(w: Workload, *, budget: int, max_epochs: int, eta: int, seed: in
     finals: list[tuple[int, dict]] = []
     curve: list[tuple[int, float]] = []
     sign = 1.0 if w.mode == "max" else -1.0
-    with _one_thread(w, True):
+    with one_thread(w, True):
         t0 = time.perf_counter()
         # HyperbandPruner draws a trial's bracket from a hash of the study's name: a fixed name
         # (not Optuna's random one) makes a seed's run repeatable

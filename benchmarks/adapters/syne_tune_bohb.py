@@ -79,14 +79,14 @@ def run(w: Workload, *, budget: int, max_epochs: int, eta: int, seed: int) -> Ou
     from syne_tune.optimizer.baselines import BOHB
     from syne_tune.optimizer.scheduler import SchedulerDecision
 
-    from .optuna_study import _one_thread
+    from . import one_thread
 
     logging.getLogger("syne_tune").setLevel(logging.ERROR)  # it warns of settings it chose itself
     R, spent = max_epochs, EpochBudget(budget)
     finals: list[tuple[int, dict]] = []
     curve: list[tuple[int, float]] = []
     sign = 1.0 if w.mode == "max" else -1.0
-    with _one_thread(w, True), _numpy_global_seed(seed):
+    with one_thread(w, True), _numpy_global_seed(seed):
         t0 = time.perf_counter()
         scheduler = BOHB(config_space(w.space), metric=w.metric, time_attr="epoch", max_t=R,
                          do_minimize=w.mode == "min", random_seed=seed, grace_period=1, reduction_factor=eta)

@@ -19,9 +19,12 @@ benchmark spaces). Tools, each sampling from the same space translated into its 
   ``trials=B``, more than B epochs can start, so the budget is what ends its run; Hyperband
   gets the trials of as many whole Hyperband iterations as B epochs pay for (started
   together, its brackets would otherwise spend B on their lowest rungs).
-  With ``--in-process``, the same search runs under ``halving.simulate`` with the workload
-  trained in this process (``adapters.halving_in_process``): the same training, scheduled
-  on ``--workers`` simulated workers in virtual time, so a seed's run is exactly repeatable;
+  With ``--in-process``, the search runs under ``halving.simulate`` with the workload trained
+  in this process (``adapters.halving_in_process``): the same training, scheduled on
+  ``--workers`` simulated workers in virtual time where every epoch costs one unit, so a
+  seed's run is exactly repeatable. On Ray, epochs of different configs take different
+  times and reports arrive in that order, so the two modes are different experiments on the
+  same models: their figures are not pooled;
 * Optuna: ``TPESampler(seed)`` with ``HyperbandPruner``, ask-and-tell, one trial at a time;
 * Syne Tune: ``BOHB`` (ASHA with its KDE searcher), its scheduler driven in this process;
 * dehb: ``DEHB`` through ask/tell, one worker (promotions continue from their state).
@@ -86,8 +89,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--max-minutes", type=float, default=60.0,
                     help="skip a (workload, seed) block that would end later than this from the start")
     ap.add_argument("--in-process", action="store_true",
-                    help="halving's runs train in this process under halving.simulate (virtual time, "
-                         "--workers simulated workers, no Ray): exactly repeatable per seed, so many seeds are cheap")
+                    help="halving's runs train in this process under halving.simulate (virtual time, one unit "
+                         "per epoch, --workers simulated workers, no Ray): exactly repeatable per seed, so many "
+                         "seeds are cheap")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: sgd-wide, 1 seed, R=3, budget 30")
     ap.add_argument("--plot", default=None, help="also draw best value at R against epochs spent to this PNG")
@@ -122,7 +126,7 @@ def halving_trials(policy: str, budget: int, max_epochs: int, eta: int) -> int:
 def _curve(o: Outcome, max_epochs: int, sign: float) -> list[tuple[int, float]]:
     """halving's best value at R against epochs spent, from its reports in time order."""
     cols = o.table.to_pydict()
-    rows = sorted(zip(cols["time"], cols["epoch"], cols[METRIC]))
+    rows = sorted(zip(cols["time"], cols["epoch"], cols[METRIC]), key=lambda r: r[0])  # stable: log order in ties
     best, out = None, []
     for k, (_, epoch, v) in enumerate(rows, 1):
         if epoch == max_epochs and (best is None or sign * v > sign * best):
@@ -141,7 +145,8 @@ def run_one(w: ModelWorkload, tool: str, policy: str, sampler: str, seed: int, a
         else:
             o = halving_tune.run(w, policy, trials=trials, workers=args.workers, sampler=sampler, **kw)
         cols = o.table.to_pydict()
-        o.extra.update(trials_started=len(set(cols["trial"])), curve=_curve(o, args.max_epochs, 1.0))
+        o.extra.setdefault("trials_started", len(set(cols["trial"])))
+        o.extra["curve"] = _curve(o, args.max_epochs, 1.0)
         return o
     if tool == "optuna":
         return optuna_study.run_sampled(w, **kw)
@@ -189,12 +194,18 @@ def summarise(runs: list[dict]) -> list[dict]:
     return rows
 
 
+#: Seeds a side needs for a gap interval (equal distributions then give one excluding 0 about 3.5% of the time).
+MIN_SEEDS_FOR_INTERVAL = 5
+
+
 def median_gap_interval(a: list[float], b: list[float], *, level: float = 0.95, draws: int = 4000,
                         seed: int = 0) -> tuple[float, float] | None:
     """A bootstrap interval of ``median(a) - median(b)``: each side's seeds resampled with
     replacement ``draws`` times (from a generator seeded by ``seed``, so a result file's
-    interval is repeatable). None when either side has fewer than 2 values."""
-    if len(a) < 2 or len(b) < 2:
+    interval is repeatable). None when either side has fewer than ``MIN_SEEDS_FOR_INTERVAL``
+    values: below that a percentile bootstrap of a median covers far less than ``level``
+    (with 2 seeds a side, two samples of one distribution are "told apart" 30% of the time)."""
+    if min(len(a), len(b)) < MIN_SEEDS_FOR_INTERVAL:
         return None
     rng = np.random.default_rng(seed)
     xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -207,8 +218,9 @@ def median_gap_interval(a: list[float], b: list[float], *, level: float = 0.95, 
 def comparisons(rows: list[dict], samplers: list[str]) -> list[dict]:
     """For each workload and halving variant: its median best val and test minus each peer's
     and minus halving random's under the same policy, with a bootstrap 95% interval of the
-    val gap to the best peer when the rows hold every seed's value. An interval that holds 0
-    says the seeds do not tell the two apart."""
+    val gap to the best peer when both rows hold every seed's value (5 or more). An interval
+    that holds 0 says the seeds do not tell the two apart. It is not adjusted for picking the
+    best peer by the same medians, nor for the number of comparisons: read it as a guide."""
     by = {(r["workload"], r["tool"]): r for r in rows}
     out = []
     for wname in dict.fromkeys(r["workload"] for r in rows):
@@ -220,7 +232,7 @@ def comparisons(rows: list[dict], samplers: list[str]) -> list[dict]:
                     continue
                 base = by.get((wname, f"halving {p} random"))
                 best_peer = max(peers, key=lambda q: q["best_val"]) if peers else None
-                interval = None if best_peer is None or "per_seed_best_val" not in h else median_gap_interval(
+                interval = None if best_peer is None or "per_seed_best_val" not in {**h, **best_peer} else median_gap_interval(
                     list(h["per_seed_best_val"].values()), list(best_peer["per_seed_best_val"].values()))
                 out.append({"workload": wname, "halving": f"{p} {s}",
                             "val_minus_best_peer": h["best_val"] - max(q["best_val"] for q in peers) if peers else None,

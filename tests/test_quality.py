@@ -191,3 +191,13 @@ def test_in_process_runs_repeat_exactly_and_report_the_real_training(sampler):
         state = w.start(first.extra["configs"][trial])
         fresh = [w.epoch(state, e) for e in (1, 2, 3)]
     assert fresh[-1] == metrics
+
+
+@pytest.mark.parametrize("one_thread", [False, True])
+def test_optuna_pruner_run_over_given_configs(one_thread):
+    """The given-configurations path of the Optuna adapter (the wall and compare_peers benchmarks)."""
+    w = workloads.make("noop")
+    configs = workloads.sample_configs(w.space, 9, 0)
+    o = optuna_study.run(w, "SuccessiveHalvingPruner", configs, max_epochs=9, eta=3, seed=0, one_thread=one_thread)
+    assert 0 < len(o.finals) < len(configs) and o.epochs < 9 * len(configs)  # some pruned, some finished
+    assert {i for i, _ in o.finals} <= set(range(len(configs)))

@@ -5,7 +5,9 @@ The training is the workload's own (the same models, data and epochs as under
 ``halving.tune``); only the scheduling is virtual: ``workers`` simulated workers, one time
 unit per epoch. A run is therefore exactly repeatable for its seed, where Ray's report order
 varies with timing, so many seeds cost minutes and a difference between samplers is the
-samplers', not the machine's. A configuration's curve is a pure function of it (the
+samplers', not the machine's. It is not a replay of a Ray run: there, epochs of different
+configs take different times, and the order of reports (which ASHA's promotions and a
+learning sampler's proposals follow) differs. A configuration's curve is a pure function of it (the
 workloads seed their models and shuffling), so two trials with the same configuration share
 one model.
 """

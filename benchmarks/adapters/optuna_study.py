@@ -15,7 +15,8 @@ import time
 from typing import Any
 
 from ..workloads import Workload
-from . import Outcome, one_thread
+from . import Outcome
+from . import one_thread as limit_threads  # run() has a one_thread flag
 
 __all__ = ["PRUNERS", "pruner", "run"]
 
@@ -61,7 +62,7 @@ def run(w: Workload, pruner_name: str, configs: list[dict], *, max_epochs: int, 
                 raise optuna.TrialPruned()
         return m[w.metric]
 
-    with one_thread(w, one_thread):
+    with limit_threads(w, one_thread):
         t0 = time.perf_counter()
         study = optuna.create_study(direction="maximize" if w.mode == "max" else "minimize",
                                     sampler=optuna.samplers.RandomSampler(seed=seed),
@@ -115,7 +116,7 @@ def run_sampled(w: Workload, *, budget: int, max_epochs: int, eta: int, seed: in
     finals: list[tuple[int, dict]] = []
     curve: list[tuple[int, float]] = []
     sign = 1.0 if w.mode == "max" else -1.0
-    with one_thread(w, True):
+    with limit_threads(w, True):
         t0 = time.perf_counter()
         # HyperbandPruner draws a trial's bracket from a hash of the study's name: a fixed name
         # (not Optuna's random one) makes a seed's run repeatable

@@ -28,4 +28,6 @@ BENCHMARKS: dict[str, str] = {
     "testfunctions": "policies x samplers on Branin and Hartmann-6 through the function-driven simulation: "
                      "regret against budget over 100 seeds, with a plot",
     "quality": "best val/test accuracy per epoch budget, each tool sampling its own configurations",
+    "sampler_surrogate": "samplers over many seeds on a nearest-neighbour surrogate of a real workload's trained "
+                         "configurations",
 }

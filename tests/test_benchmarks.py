@@ -21,7 +21,8 @@ from halving.synthetic import synthetic_curves
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = {"overhead", "utilisation", "wall", "compare_peers", "decide_speed", "scale", "sklearn_halving",
-            "first_report", "many_workers", "curve_promotion", "sampler_speed", "testfunctions", "quality"}
+            "first_report", "many_workers", "curve_promotion", "sampler_speed", "testfunctions", "quality",
+            "sampler_surrogate"}
 
 
 def test_help_lists_every_benchmark():

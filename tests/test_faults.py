@@ -83,8 +83,10 @@ def test_a_worker_killed_in_a_batch_of_short_assignments_loses_nothing_logged(tm
     assert result.n_failed == 0 and result.n_completed >= 1
     assert result.backend_stats["round_trips"] < len(_events(run, "assigned"))  # batched calls
     restarted = [json.loads(e["payload"]) for e in _events(run, "restarted")]
-    # More than the two calls a worker holds (lookahead=1) died with it: a call held several.
-    assert len(restarted) >= 3 and all("worker process died" in r["why"] for r in restarted)
+    # The killer and what was queued behind it died with the worker. How many that is depends
+    # on how the calls were cut, which follows the measured pace: on a loaded machine as few
+    # as 2 (the next test has a dead batch's trials restart for certain).
+    assert len(restarted) >= 2 and all("worker process died" in r["why"] for r in restarted)
     table = result.table()
     pairs = list(zip(table.column("trial").to_pylist(), table.column("epoch").to_pylist()))
     assert len(pairs) == len(set(pairs)) and len(pairs) == result.epochs_used  # each epoch logged once

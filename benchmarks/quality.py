@@ -232,8 +232,10 @@ def comparisons(rows: list[dict], samplers: list[str]) -> list[dict]:
                     continue
                 base = by.get((wname, f"halving {p} random"))
                 best_peer = max(peers, key=lambda q: q["best_val"]) if peers else None
-                interval = None if best_peer is None or "per_seed_best_val" not in {**h, **best_peer} else median_gap_interval(
-                    list(h["per_seed_best_val"].values()), list(best_peer["per_seed_best_val"].values()))
+                interval = None
+                if best_peer is not None and all("per_seed_best_val" in r for r in (h, best_peer)):
+                    interval = median_gap_interval(list(h["per_seed_best_val"].values()),
+                                                   list(best_peer["per_seed_best_val"].values()))
                 out.append({"workload": wname, "halving": f"{p} {s}",
                             "val_minus_best_peer": h["best_val"] - max(q["best_val"] for q in peers) if peers else None,
                             "test_minus_best_peer": h["test"] - max(q["test"] for q in peers) if peers else None,

@@ -7,9 +7,9 @@ unit per epoch. A run is therefore exactly repeatable for its seed, where Ray's 
 varies with timing, so many seeds cost minutes and a difference between samplers is the
 samplers', not the machine's. It is not a replay of a Ray run: there, epochs of different
 configs take different times, and the order of reports (which ASHA's promotions and a
-learning sampler's proposals follow) differs. A configuration's curve is a pure function of it (the
-workloads seed their models and shuffling), so two trials with the same configuration share
-one model.
+learning sampler's proposals follow) differs. A configuration's curve is a pure function of
+it (the workloads seed their models and shuffling), so two trials with the same
+configuration share one model.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ from . import Outcome, one_thread
 __all__ = ["run"]
 
 
+def _key(config: dict) -> str:
+    return json.dumps(config, sort_keys=True, default=repr)
+
+
 def run(w: ModelWorkload, policy: Any, *, trials: int, max_epochs: int, workers: int, seed: int, eta: int,
         budget: int, sampler: str = "random") -> Outcome:
     """``halving.simulate(policy, sampler, budget)`` on ``w``: ``finals`` are the metrics at R
@@ -34,7 +38,7 @@ def run(w: ModelWorkload, policy: Any, *, trials: int, max_epochs: int, workers:
     models: dict[str, tuple[Any, list[dict[str, float]]]] = {}
 
     def curve(config: dict, epoch: int) -> float:
-        key = json.dumps(config, sort_keys=True, default=repr)
+        key = _key(config)
         state, metrics = models.get(key) or models.setdefault(key, (w.start(config), []))
         while len(metrics) < epoch:
             metrics.append(w.epoch(state, len(metrics) + 1))
@@ -49,8 +53,7 @@ def run(w: ModelWorkload, policy: Any, *, trials: int, max_epochs: int, workers:
         wall = time.perf_counter() - t0
     cols = result.table().to_pydict()
     reached = sorted({t for t, e in zip(cols["trial"], cols["epoch"]) if e == max_epochs})
-    finals = [(t, models[json.dumps(result.configs[t], sort_keys=True, default=repr)][1][max_epochs - 1])
-              for t in reached]
+    finals = [(t, models[_key(result.configs[t])][1][max_epochs - 1]) for t in reached]
+    extra = {"trials_started": len(result.configs), "configs": {t: result.configs[t] for t in reached}}
     return Outcome("halving", policy if isinstance(policy, str) else policy.name, wall, int(result.epochs_used),
-                   finals, [], {"trials_started": len(result.configs),
-                                                "configs": {t: result.configs[t] for t in reached}}, result.table())
+                   finals, [], extra, result.table())

@@ -76,8 +76,9 @@ class Surrogate:
     the nearest in the unit space of the numeric dimensions."""
 
     def __init__(self, spec: dict, table: dict) -> None:
-        self.enc = Encoding(Space.from_spec(spec))
-        configs = Space.from_spec(spec).sample(table["configs"], table["seed"])
+        space = Space.from_spec(spec)
+        self.enc = Encoding(space)
+        configs = space.sample(table["configs"], table["seed"])
         self.curves = np.asarray(table["curves"], dtype=float)
         encoded = [self.enc.encode(c) for c in configs]
         self.num = np.asarray([n for n, _ in encoded], dtype=float).reshape(len(configs), -1)

@@ -35,14 +35,54 @@ __all__ = ["ExperimentSpec", "PolicySpec", "SamplerSpec", "MAX_GRID"]
 MAX_GRID = 10**8
 
 
+class _Pinned:
+    """What PolicySpec and SamplerSpec share: the values of the parameters not given.
+
+    A log records them beside the given ones (``policy_defaults``, ``sampler_defaults``),
+    and a spec read back from it builds with them (``defaults``), so a run resumed by a
+    version whose defaults changed still decides and proposes as it did. ``params`` alone
+    say which experiment it is; ``defaults`` only say how it was built."""
+
+    name: str
+    params: Mapping[str, Any]
+    defaults: Mapping[str, Any]
+
+    def _class(self) -> type:
+        raise NotImplementedError
+
+    def _takes(self) -> set[str]:
+        """The constructor's parameters that a spec may set."""
+        init = inspect.signature(self._class().__init__).parameters
+        return set(init) - {"self", *P.NOT_BY_NAME} - {n for n, p in init.items() if p.kind in _VARIADIC}
+
+    def _arguments(self) -> dict:
+        # A pinned parameter the code no longer takes cannot be honoured; the replay's check says so.
+        takes = self._takes()
+        return {**{k: v for k, v in self.defaults.items() if k in takes}, **self.params}
+
+    def resolved_defaults(self) -> dict:
+        """The values ``build()`` takes for the parameters not given (pinned or the code's)."""
+        built = self.build().params()  # type: ignore[attr-defined]
+        takes = self._takes()
+        return _plain({k: v for k, v in built.items() if k in takes and k not in self.params})
+
+    def pinned(self, defaults: Mapping[str, Any] | None) -> Any:
+        """This spec, built with ``defaults`` (a log's) for the parameters it does not give."""
+        return dataclasses.replace(self, defaults=dict(defaults or {}))
+
+
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
 @dataclass(frozen=True)
-class PolicySpec:
+class PolicySpec(_Pinned):
     """A policy as data: a registered name (``"asha"``) or the import path of a
     ``policies.Policy`` subclass (``"mypkg.mod:MyPolicy"``), plus its constructor
     parameters. ``build()`` makes a fresh, unstarted policy from it."""
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, policy: str | P.Policy, params: Mapping[str, Any] | None = None, *, seed: int = 0) -> PolicySpec:
@@ -72,12 +112,19 @@ class PolicySpec:
         """A fresh policy (not started: the engine starts it)."""
         try:
             if ":" not in self.name:
-                return P.make(self.name, **self.params)
-            return _import_policy(self.name)(**self.params)
+                return P.make(self.name, **self._arguments())
+            return _import_policy(self.name)(**self._arguments())
         except TypeError as exc:
             raise SpecTypeError(f"policy {self.name!r} with {dict(self.params)}: {exc}") from None
         except ValueError as exc:
             raise SpecError(f"policy {self.name!r} with {dict(self.params)}: {exc}") from None
+
+    def _class(self) -> type:
+        if ":" not in self.name:
+            if self.name not in P.POLICIES:
+                raise SpecError(f"unknown policy {self.name!r}; choose one of {', '.join(P.POLICIES)}")
+            return P.POLICIES[self.name]
+        return _import_policy(self.name)
 
     @property
     def label(self) -> str:
@@ -120,13 +167,14 @@ def _import_class(path: str, base: type, what: str, base_name: str) -> type:
 
 
 @dataclass(frozen=True)
-class SamplerSpec:
+class SamplerSpec(_Pinned):
     """A sampler as data: a registered name (``"tpe"``) or the import path of a
     ``halving.samplers.Sampler`` subclass (``"mypkg.mod:MySampler"``), plus its constructor
     parameters. ``build()`` makes a fresh, unstarted sampler from it."""
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, sampler: str | S.Sampler | SamplerSpec, params: Mapping[str, Any] | None = None) -> SamplerSpec:
@@ -152,6 +200,13 @@ class SamplerSpec:
         spec.build()  # bad parameters are refused here, before anything runs
         return spec
 
+    def _class(self) -> type:
+        if ":" not in self.name:
+            if self.name not in S.SAMPLERS:  # "rows": the curve table's, built by the experiment
+                raise SpecError(f"unknown sampler {self.name!r}; choose one of {', '.join(S.SAMPLERS)}")
+            return S.SAMPLERS[self.name]
+        return _import_class(self.name, S.Sampler, "sampler", "halving.samplers.Sampler")
+
     @property
     def observes(self) -> bool:
         """Does the sampler learn from reports (and so wants each as soon as it comes)?"""
@@ -160,9 +215,7 @@ class SamplerSpec:
     def build(self) -> S.Sampler:
         """A fresh sampler (not started: the engine starts it)."""
         try:
-            if ":" not in self.name:
-                return S.make(self.name, **self.params)
-            return _import_class(self.name, S.Sampler, "sampler", "halving.samplers.Sampler")(**self.params)
+            return self._class()(**self._arguments())
         except TypeError as exc:
             raise SpecTypeError(f"sampler {self.name!r} with {dict(self.params)}: {exc}") from None
         except ValueError as exc:
@@ -345,9 +398,11 @@ class ExperimentSpec:
                 value = None if value is None else value.to_spec()
             elif f.name == "policy":
                 out["policy"], out["policy_params"] = value.name, _plain(dict(value.params))
+                out["policy_defaults"] = value.resolved_defaults()
                 continue
             elif f.name == "sampler":
                 out["sampler"], out["sampler_params"] = value.name, _plain(dict(value.params))
+                out["sampler_defaults"] = {} if value.name == "rows" else value.resolved_defaults()
                 continue
             elif f.name == "cpus_per_rung":
                 continue  # an alias, mapped to cpus when the spec was built
@@ -372,9 +427,13 @@ class ExperimentSpec:
             args["cpus"] = ladder[0] if len(ladder) == 1 else ladder
         if args.get("space") is not None:
             args["space"] = Space.from_spec(args["space"])
-        args["policy"] = PolicySpec(data["policy"], dict(data.get("policy_params") or {}))
+        # A log written before defaults were logged has none: today's are used (a resume warns
+        # if the sampler then proposes otherwise than the log holds).
+        args["policy"] = PolicySpec(data["policy"], dict(data.get("policy_params") or {}),
+                                    dict(data.get("policy_defaults") or {}))
         if data.get("sampler"):  # a log written before samplers existed has none: the default
-            args["sampler"] = SamplerSpec(data["sampler"], dict(data.get("sampler_params") or {}))
+            args["sampler"] = SamplerSpec(data["sampler"], dict(data.get("sampler_params") or {}),
+                                          dict(data.get("sampler_defaults") or {}))
         args.update(changes)
         return cls(**args)
 
@@ -382,6 +441,12 @@ class ExperimentSpec:
         return isinstance(other, ExperimentSpec) and _plain(self.to_dict()) == _plain(other.to_dict())
 
     __hash__ = None  # type: ignore[assignment]
+
+    def continuing(self, logged: ExperimentSpec) -> ExperimentSpec:
+        """This spec, to continue ``logged`` (checked the same by ``check_same``): built with
+        the defaults the log pinned, not this version's."""
+        return self.replace(policy=self.policy.pinned(logged.policy.defaults),
+                            sampler=self.sampler.pinned(logged.sampler.defaults))
 
     def check_same(self, logged: Mapping[str, Any], where: Any) -> None:
         """Refuse to continue a log of another experiment."""

@@ -163,7 +163,7 @@ def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.Pa
         raise UserError(f"run_dir {run_path} exists and is not a directory")
     _check_writable(run_path)
     with runlock.acquire(run_path) as lock:  # one writer per run dir, until the log is closed
-        events = _logged_events(spec, run_path, lock, resume)
+        spec, events = _logged_events(spec, run_path, lock, resume)
         from .backends.ray_backend import RayBackend
         from .backends.ray_cluster import connect
 
@@ -181,19 +181,22 @@ def run_experiment(spec: ExperimentSpec, trainable: Any, *, run_dir: str | os.Pa
                 backend.close()
 
 
-def _logged_events(spec: ExperimentSpec, run_path: Path, lock: runlock.RunLock, resume: bool) -> Any:
+def _logged_events(spec: ExperimentSpec, run_path: Path, lock: runlock.RunLock,
+                   resume: bool) -> tuple[ExperimentSpec, Any]:
     """The events of the experiment already logged in ``run_path`` (None: none is), checked to
-    be this experiment's. Only the writer, under its lock, cuts a torn tail."""
+    be this experiment's, and the spec to continue it with (built with the log's defaults).
+    Only the writer, under its lock, cuts a torn tail."""
     events = read_events(run_path) if log_files(run_path) else None
     if events is None or not events.num_rows:
-        return None  # no log, or only the header of a run stopped while it started: nothing to continue
+        return spec, None  # no log, or only the header of a run stopped while it started: nothing to continue
     if not resume:
         raise UserError(f"{run_path} already holds an experiment; pass resume=True (CLI: halving resume "
                         f"{run_path}) to continue it, or choose another run_dir")
-    spec.check_same(spec_of_events(events, run_path).to_dict(), run_path)
+    logged = spec_of_events(events, run_path)
+    spec.check_same(logged.to_dict(), run_path)
     # Refused above without a byte changed; the resuming writer alone cuts a torn tail.
     repair_run(lock)
-    return read_events(run_path)
+    return spec.continuing(logged), read_events(run_path)
 
 
 def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: Path, events: Any,

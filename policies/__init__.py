@@ -40,6 +40,7 @@ __all__ = [
     "Direction",
     "Hyperband",
     "MedianStopping",
+    "NOT_BY_NAME",
     "NoPruning",
     "POLICIES",
     "Policy",
@@ -72,7 +73,7 @@ _NAME_DEFAULTS: dict[str, dict] = {"bandit": {"slack_factor": 0.1}}
 
 
 # Set by the experiment (max_epochs) or by Hyperband for its brackets, never chosen by name.
-_NOT_BY_NAME = ("self", "max_epochs", "bracket")
+NOT_BY_NAME = ("self", "max_epochs", "bracket")
 
 
 def parameters(name: str) -> dict[str, object]:
@@ -80,7 +81,7 @@ def parameters(name: str) -> dict[str, object]:
     cls = _lookup(name)
     out = {}
     for p in inspect.signature(cls.__init__).parameters.values():
-        if p.name in _NOT_BY_NAME:
+        if p.name in NOT_BY_NAME:
             continue
         out[p.name] = _NAME_DEFAULTS.get(name, {}).get(p.name, p.default)
     return out

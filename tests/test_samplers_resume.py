@@ -5,11 +5,12 @@ asked again; where one differs, the resume says which and why."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
 import halving
-from halving.experiment import ExperimentSpec, PolicySpec
+from halving.experiment import ExperimentSpec, PolicySpec, SamplerSpec
 
 from . import _sampler_runs as R
 from ._sampler_runs import SPACE, logged_run, proposals, session_checks
@@ -89,3 +90,51 @@ def test_a_real_run_on_ray_interrupted_and_resumed_proposes_what_an_uninterrupte
     assert len(whole) == 24 and cut == whole
     assert sum(json.loads(o)["model"] == "tpe" for _, _, o in cut[12:]) == 12
     assert session_checks(tmp_path / "cut")[1] == {"name": "tpe", "checked": 12, "same": 12, "diverged": None}
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("ray_session")
+def test_a_run_logged_under_other_defaults_resumes_with_them_not_todays(tmp_path):
+    # "An older version" whose TPE drew unwidened: its defaults are in the log's header, and a
+    # resume that names only "tpe" rebuilds the sampler with them, so it proposes as it did.
+    older = SamplerSpec("tpe", {}, {"bandwidth_factor": 1.0})
+    args = dict(metric="acc", mode="max", policy="asha", max_epochs=9, trials=30, workers=1, lookahead=0, seed=4)
+
+    def stop_at_12(engine):
+        if len(engine.trials) >= 12:
+            raise KeyboardInterrupt
+
+    halving.tune(R.train, SPACE, run_dir=tmp_path / "whole", sampler=older, **args)
+    with pytest.raises(KeyboardInterrupt, match="Resume with"):
+        halving.tune(R.train, SPACE, run_dir=tmp_path / "cut", sampler=older, progress=stop_at_12, **args)
+    header = json.loads((tmp_path / "cut" / "spec.json").read_text())
+    assert header["sampler_params"] == {} and header["sampler_defaults"]["bandwidth_factor"] == 1.0
+    assert header["sampler_defaults"]["n_startup"] == 10 and header["policy_defaults"] == {"eta": 3, "min_epochs": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a sampler rebuilt with today's bandwidth_factor=8 would warn here
+        halving.tune(R.train, SPACE, run_dir=tmp_path / "cut", sampler="tpe", resume=True, **args)
+    whole, cut = proposals(tmp_path / "whole"), proposals(tmp_path / "cut")
+    assert len(whole) == 30 and cut == whole
+    assert sum(json.loads(o)["model"] == "tpe" for _, _, o in cut[12:]) > 10
+    assert session_checks(tmp_path / "cut")[1] == {"name": "tpe", "checked": 12, "same": 12, "diverged": None}
+    # Today's defaults propose otherwise from the same observations: the pins are what made it exact.
+    today = halving.tune(R.train, SPACE, run_dir=tmp_path / "today", sampler="tpe", **args)
+    assert proposals(tmp_path / "today") != whole and today.run_dir
+
+
+def test_a_spec_pins_the_defaults_it_was_built_with_and_reads_them_back():
+    spec = _spec("bohb", workers=1)
+    data = json.loads(json.dumps(spec.to_dict()))
+    assert data["sampler_params"] == {} and data["sampler_defaults"]["bandwidth_factor"] == 3.0
+    data["sampler_defaults"]["bandwidth_factor"] = 5.0  # as a version with another default wrote it
+    data["policy_defaults"]["eta"] = 2
+    back = ExperimentSpec.from_dict(data)
+    assert back.sampler.build().bandwidth_factor == 5.0 and back.policy.build().eta == 2
+    spec.check_same(data, "a log")  # only the parameters given say which experiment it is
+    resumed = spec.continuing(back)
+    assert resumed.sampler.build().bandwidth_factor == 5.0 and resumed.policy.build().eta == 2
+    assert resumed.to_dict()["sampler_defaults"]["bandwidth_factor"] == 5.0
+    # A pinned parameter the code no longer takes is dropped, not passed to the constructor.
+    gone = ExperimentSpec.from_dict({**data, "sampler_defaults": {"bandwidth_factor": 5.0, "retired": 1}})
+    assert gone.sampler.build().bandwidth_factor == 5.0
+    assert "retired" not in gone.to_dict()["sampler_defaults"]

@@ -41,7 +41,10 @@ class _Pinned:
     A log records them beside the given ones (``policy_defaults``, ``sampler_defaults``),
     and a spec read back from it builds with them (``defaults``), so a run resumed by a
     version whose defaults changed still decides and proposes as it did. ``params`` alone
-    say which experiment it is; ``defaults`` only say how it was built."""
+    say which experiment it is; ``defaults`` only say how it was built, and are not part
+    of a spec's equality. Pinned are the constructor's named parameters that ``params()``
+    reports, with values that come back unchanged from JSON (a tuple, a function or an
+    array default is left to the code)."""
 
     name: str
     params: Mapping[str, Any]
@@ -50,25 +53,41 @@ class _Pinned:
     def _class(self) -> type:
         raise NotImplementedError
 
-    def _takes(self) -> set[str]:
-        """The constructor's parameters that a spec may set."""
+    def build(self) -> Any:
+        raise NotImplementedError
+
+    def _settable(self) -> set[str]:
+        """The constructor's named parameters that a spec may set."""
         init = inspect.signature(self._class().__init__).parameters
-        return set(init) - {"self", *P.NOT_BY_NAME} - {n for n, p in init.items() if p.kind in _VARIADIC}
+        return {n for n, p in init.items() if p.kind not in _VARIADIC} - {"self", *P.NOT_BY_NAME}
 
     def _arguments(self) -> dict:
-        # A pinned parameter the code no longer takes cannot be honoured; the replay's check says so.
-        takes = self._takes()
-        return {**{k: v for k, v in self.defaults.items() if k in takes}, **self.params}
+        # A pinned parameter this version no longer takes cannot be honoured: if that changes a
+        # decision or a proposal, the resume's replay says which and why.
+        settable = self._settable()
+        return {**{k: v for k, v in self.defaults.items() if k in settable}, **self.params}
 
     def resolved_defaults(self) -> dict:
         """The values ``build()`` takes for the parameters not given (pinned or the code's)."""
-        built = self.build().params()  # type: ignore[attr-defined]
-        takes = self._takes()
-        return _plain({k: v for k, v in built.items() if k in takes and k not in self.params})
+        settable = self._settable()
+        out = {}
+        for k, v in self.build().params().items():
+            if k in settable and k not in self.params:
+                try:
+                    plain = _plain(v)
+                except (TypeError, ValueError):
+                    continue
+                if plain == v and type(plain) is type(v):
+                    out[k] = plain
+        return out
 
     def pinned(self, defaults: Mapping[str, Any] | None) -> Any:
         """This spec, built with ``defaults`` (a log's) for the parameters it does not give."""
         return dataclasses.replace(self, defaults=dict(defaults or {}))
+
+    def _refused(self, what: str, exc: Exception) -> str:
+        pins = {k: v for k, v in self.defaults.items() if k not in self.params}
+        return f"{what} {self.name!r} with {dict(self.params)}{f' (and, as logged, {pins})' if pins else ''}: {exc}"
 
 
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
@@ -82,7 +101,7 @@ class PolicySpec(_Pinned):
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
-    defaults: Mapping[str, Any] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, policy: str | P.Policy, params: Mapping[str, Any] | None = None, *, seed: int = 0) -> PolicySpec:
@@ -115,9 +134,9 @@ class PolicySpec(_Pinned):
                 return P.make(self.name, **self._arguments())
             return _import_policy(self.name)(**self._arguments())
         except TypeError as exc:
-            raise SpecTypeError(f"policy {self.name!r} with {dict(self.params)}: {exc}") from None
+            raise SpecTypeError(self._refused("policy", exc)) from None
         except ValueError as exc:
-            raise SpecError(f"policy {self.name!r} with {dict(self.params)}: {exc}") from None
+            raise SpecError(self._refused("policy", exc)) from None
 
     def _class(self) -> type:
         if ":" not in self.name:
@@ -174,7 +193,7 @@ class SamplerSpec(_Pinned):
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
-    defaults: Mapping[str, Any] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, sampler: str | S.Sampler | SamplerSpec, params: Mapping[str, Any] | None = None) -> SamplerSpec:
@@ -201,8 +220,10 @@ class SamplerSpec(_Pinned):
         return spec
 
     def _class(self) -> type:
+        if self.name == "rows":  # a curve table's (space=None): chosen by the experiment, never by name
+            return S.RowSampler
         if ":" not in self.name:
-            if self.name not in S.SAMPLERS:  # "rows": the curve table's, built by the experiment
+            if self.name not in S.SAMPLERS:
                 raise SpecError(f"unknown sampler {self.name!r}; choose one of {', '.join(S.SAMPLERS)}")
             return S.SAMPLERS[self.name]
         return _import_class(self.name, S.Sampler, "sampler", "halving.samplers.Sampler")
@@ -217,9 +238,9 @@ class SamplerSpec(_Pinned):
         try:
             return self._class()(**self._arguments())
         except TypeError as exc:
-            raise SpecTypeError(f"sampler {self.name!r} with {dict(self.params)}: {exc}") from None
+            raise SpecTypeError(self._refused("sampler", exc)) from None
         except ValueError as exc:
-            raise SpecError(f"sampler {self.name!r} with {dict(self.params)}: {exc}") from None
+            raise SpecError(self._refused("sampler", exc)) from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -321,7 +342,7 @@ class ExperimentSpec:
     def started_sampler(self, levels: Sequence[int] = ()) -> S.Sampler:
         """A fresh sampler started for this experiment (``levels``: the policy's rung epochs);
         one that refuses the experiment (a grid of continuous dimensions, say) is a ``SpecError``."""
-        sampler = S.RowSampler() if self.sampler.name == "rows" else self.sampler.build()
+        sampler = self.sampler.build()
         try:
             sampler.start(self.space, seed=self.seed, mode=self.mode, n_trials=self.n_trials, levels=levels)
         except TypeError as exc:
@@ -402,7 +423,7 @@ class ExperimentSpec:
                 continue
             elif f.name == "sampler":
                 out["sampler"], out["sampler_params"] = value.name, _plain(dict(value.params))
-                out["sampler_defaults"] = {} if value.name == "rows" else value.resolved_defaults()
+                out["sampler_defaults"] = value.resolved_defaults()
                 continue
             elif f.name == "cpus_per_rung":
                 continue  # an alias, mapped to cpus when the spec was built

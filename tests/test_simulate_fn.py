@@ -451,3 +451,34 @@ def test_a_model_sampler_proposes_from_the_simulated_reports(sampler):
 def test_a_table_takes_no_sampler():
     with pytest.raises(TypeError, match="a table's trials are its rows"):
         halving.simulate(np.ones((3, 2)), policy="asha", sampler="tpe")
+
+
+def test_simulate_runs_with_ray_impossible_to_import():
+    # A subprocess in which any import of ray fails: simulate, its samplers and policies never need it.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import sys
+
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.partition(".")[0] == "ray":
+                    raise ImportError(name + " is blocked in this test")
+
+        sys.meta_path.insert(0, Block())
+        import halving
+        from halving import testfunctions
+
+        fn = testfunctions.hartmann6(seed=0)
+        for sampler in ("random", "tpe", "bohb"):
+            for policy in ("asha", "hyperband", "asha-curve"):
+                result = halving.simulate(fn.curve, space=fn.space, trials=60, max_epochs=9, mode="min",
+                                          policy=policy, sampler=sampler, workers=4, seed=1)
+                assert result.best_value < 0, (sampler, policy, result.best_value)
+        assert "ray" not in sys.modules
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

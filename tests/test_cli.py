@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import halving
 import policies as P
+from halving import testfunctions
 from halving.cli import app
 from halving.simulation import curve_matrix
 
@@ -51,6 +52,17 @@ def test_simulate_runs_at_scale_in_virtual_time():
     assert row["n_trials"] == 3000 and row["best_value"] is not None and row["regret"] >= 0
 
 
+def test_simulate_a_test_function_with_a_model_sampler():
+    out = invoke("simulate", "--function", "hartmann6", "--sampler", "tpe", "--trials", "300", "--max-epochs", "27",
+                 "--workers", "4", "--json")
+    assert out.exit_code == 0, out.output
+    row = json.loads(out.output)
+    fn = testfunctions.hartmann6(max_epochs=27, seed=0)
+    direct = halving.simulate(fn.curve, space=fn.space, mode="min", max_epochs=27, trials=300, workers=4, seed=0,
+                              policy="asha", sampler="tpe")
+    assert row["best_value"] == direct.best_value and row["regret"] >= 0
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -65,6 +77,8 @@ def test_simulate_runs_at_scale_in_virtual_time():
         (["replay", "no/such/run_dir"], "does not exist"),
         (["resume", "no/such/run_dir"], "does not exist"),
         (["replay", ".", "--policies", "asha,bogus"], "unknown policy 'bogus'"),
+        (["simulate", "--function", "branin", "--sampler", "nope"], "unknown sampler 'nope'"),
+        (["simulate", "--sampler", "tpe"], "--sampler tpe needs --function"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_code_2(args, message):

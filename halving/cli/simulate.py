@@ -10,6 +10,7 @@ import typer
 
 import policies as P
 
+from ..samplers import SAMPLERS
 from ..testfunctions import FUNCTIONS
 from .common import UsageError, fmt, guard, print_json
 
@@ -28,6 +29,9 @@ def simulate(
     min_epochs: Optional[int] = typer.Option(None, "--min-epochs"),
     function: Optional[str] = typer.Option(
         None, "--function", help=f"A test function instead of synthetic curves: one of {', '.join(FUNCTIONS)}."),
+    sampler: Optional[str] = typer.Option(
+        None, "--sampler", help=f"With --function, how configs are chosen: {', '.join(SAMPLERS)} or module:Class "
+                                "(default random). Synthetic curves are a table: each trial is its row."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """A policy on synthetic learning curves, or a multi-fidelity test function, at large
@@ -41,6 +45,8 @@ def simulate(
     if trials < 1 or max_epochs < 1:
         raise UsageError("--trials and --max-epochs must be >= 1")
     params = policy_params(policy, dict(eta=eta, min_epochs=min_epochs))
+    if function is None and sampler is not None:
+        raise UsageError(f"--sampler {sampler} needs --function: synthetic curves are a table, trial i is row i")
     if function is None:
         curves = synthetic_curves(trials, max_epochs, seed)
         t0 = time.perf_counter()
@@ -51,7 +57,7 @@ def simulate(
         fn = get(function, max_epochs=max_epochs, seed=seed)
         t0 = time.perf_counter()
         result = run_simulation(fn.curve, space=fn.space, mode=fn.mode, max_epochs=max_epochs, trials=trials,
-                                policy=policy, workers=workers, seed=seed, **params)
+                                policy=policy, sampler=sampler, workers=workers, seed=seed, **params)
         regret = None if result.best_config is None else fn.regret(result.best_config)
     seconds = time.perf_counter() - t0
     row = {**result.summary(), "virtual_seconds": result.virtual_seconds, "seconds": round(seconds, 3),
@@ -60,7 +66,7 @@ def simulate(
     if as_json:
         print_json(row)
         return
-    what = f"{function}, " if function else ""
+    what = f"{function}{f' ({sampler})' if sampler else ''}, " if function else ""
     typer.echo(f"{policy}: {what}{trials} trials, R={max_epochs}, {workers} workers: best {fmt(result.best_value)} "
                f"(regret {fmt(row['regret'])}), {result.epochs_used} epochs, virtual time "
                f"{result.virtual_seconds:.0f}, {len(result.decisions)} decisions in {seconds:.2f} s "

@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "decide_speed": "decisions per second on a recorded report stream (against Ray Tune's ASHA) and a simulation",
     "scale": "halving.simulate of ASHA and Hyperband with up to 1,000,000 trials and 1,000 workers",
     "curve_promotion": "asha-curve (curve-aware promotion) against ASHA at equal budget on generated and recorded curves",
+    "decision_cost": "microseconds per decision of ASHA and asha-curve as trials grow (is asha-curve O(log n)?)",
     "sampler_speed": "milliseconds per TPE / BOHB proposal at 10,000 observations, against Optuna's TPESampler",
     "sklearn_halving": "halving.sklearn.HalvingSearchCV against scikit-learn's HalvingRandomSearchCV",
     "many_workers": "one driver and up to 32 workers on a local multi-node Ray: utilisation, driver CPU per result",

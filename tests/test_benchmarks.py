@@ -22,7 +22,7 @@ from halving.synthetic import synthetic_curves
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = {"overhead", "utilisation", "wall", "compare_peers", "decide_speed", "scale", "sklearn_halving",
             "first_report", "many_workers", "curve_promotion", "sampler_speed", "testfunctions", "quality",
-            "sampler_surrogate"}
+            "sampler_surrogate", "decision_cost"}
 
 
 def test_help_lists_every_benchmark():
@@ -134,3 +134,16 @@ def test_processes_cpu_sees_this_processs_children_by_title_and_their_cpu():
         assert os.getpid() not in seen  # descendants only
     finally:
         child.communicate(b"")
+
+
+def test_decision_cost_measures_each_policy_at_each_size(tmp_path):
+    out = tmp_path / "cost.json"
+    run = subprocess.run([sys.executable, "-m", "benchmarks", "decision_cost", "--quick", "--out", str(out)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    figures = json.loads(out.read_text())["figures"]
+    assert [(r["policy"], r["trials"]) for r in figures["rows"]] == [
+        ("asha", 300), ("asha", 3000), ("asha-curve", 300), ("asha-curve", 3000)]
+    assert all(r["decisions"] >= r["trials"] and r["us_per_decision"] > 0 for r in figures["rows"])
+    by = {(r["policy"], r["trials"]): r["us_per_decision"] for r in figures["rows"]}
+    assert figures["asha_curve_growth"] == by[("asha-curve", 3000)] / by[("asha-curve", 300)]

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[Target]]:
         for min_epochs in [int(m) for m in str(args.min_epochs).split(",")]:
             try:
                 out = _one_set(name, args, workers, min_epochs)
-            except ImportError as exc:  # a recorded set whose workload's packages are missing
+            except (ImportError, FileNotFoundError) as exc:  # a workload package or a trained table missing
                 skipped[name] = str(exc)
                 print(f"{name}: skipped ({exc})", flush=True)
                 break

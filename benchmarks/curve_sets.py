@@ -6,7 +6,9 @@ Generated families stress where learning curves cross (slow starters that end be
 early-good curves that saturate, noise); ``branin`` and ``hartmann6`` are
 ``halving.testfunctions`` tabulated on sampled configs; recorded sets are the benchmark workloads'
 own curves, every configuration trained to ``max_epochs`` in this process (no Ray),
-cached in the system's temporary directory. Add a set by adding an entry to ``CURVE_SETS``.
+cached in the system's temporary directory; ``*-table`` sets are rows of the wide
+workloads' tables that ``sampler_surrogate`` trained once and keeps in
+``benchmarks/results/surrogate-WORKLOAD.json``. Add a set by adding an entry to ``CURVE_SETS``.
 """
 
 from __future__ import annotations
@@ -117,6 +119,26 @@ def _recorded(name: str) -> Callable[[int, int, int], np.ndarray]:
     return record
 
 
+def _trained_table(workload: str) -> Callable[[int, int, int], np.ndarray]:
+    def rows(n: int, R: int, seed: int) -> np.ndarray:
+        """``n`` rows of the workload's surrogate table (drawn without replacement by ``seed``), first R epochs."""
+        import json
+        from pathlib import Path
+
+        path = Path(__file__).resolve().parent / "results" / f"surrogate-{workload}.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path.name} is missing: make it with python -m benchmarks sampler_surrogate "
+                                    f"--workload {workload}")
+        curves = np.asarray(json.loads(path.read_text())["curves"], dtype=np.float64)
+        if n > len(curves) or R > curves.shape[1]:
+            raise ValueError(f"{path.name} holds {len(curves)} trials of {curves.shape[1]} epochs, but {n} trials "
+                             f"of {R} epochs were asked for")
+        pick = np.sort(np.random.default_rng([seed, 7]).choice(len(curves), size=n, replace=False))
+        return curves[pick, :R]
+
+    return rows
+
+
 CURVE_SETS: dict[str, CurveSet] = {
     "synthetic": CurveSet(synthetic_curves, "halving.synthetic: plateaus Beta(5,2), rates vary, noise 0.005"),
     "noisy": CurveSet(_noisy, "halving.synthetic with noise 0.03 per epoch"),
@@ -133,6 +155,11 @@ CURVE_SETS: dict[str, CurveSet] = {
                     recorded=True),
     "mlp": CurveSet(_recorded("mlp"), "recorded: the mlp workload (MLPClassifier on digits), val accuracy",
                     recorded=True),
+    **{f"{w}-table": CurveSet(_trained_table(w), f"trained: the {w} workload ({what}), val accuracy, from "
+                              f"benchmarks/results/surrogate-{w}.json")
+       for w, what in (("sgd-wide", "SGDClassifier on digits, wide space"),
+                       ("mlp-wide", "MLPClassifier on digits, wide space"),
+                       ("cnn", "a 1-D CNN on MNIST-1D"), ("fashion", "an MLP on Fashion-MNIST"))},
 }
 
 

@@ -202,3 +202,18 @@ def test_test_function_curve_sets_are_the_curves_simulate_samples(name):
     for i, config in run.configs.items():
         assert table[i].tolist() == [fn.curve(config, e) for e in range(1, 10)]
     assert run.best_value == table[run.best_trial, -1]
+
+
+def test_a_trained_table_set_is_rows_of_the_kept_table_and_refuses_more_than_it_holds():
+    import json
+
+    from benchmarks import curve_sets
+
+    kept = np.asarray(json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" /
+                                  "surrogate-cnn.json").read_text())["curves"])
+    table, mode = curve_sets.make("cnn-table", 50, 9, seed=1)
+    assert mode == "max" and table.shape == (50, 9)
+    assert all((kept[:, :9] == row).all(axis=1).any() for row in table)  # each a kept curve's first 9 epochs
+    assert not np.array_equal(curve_sets.make("cnn-table", 50, 9, seed=2)[0], table)
+    with pytest.raises(ValueError, match="holds 600 trials of 27 epochs, but 601 trials"):
+        curve_sets.make("cnn-table", 601, 9)

@@ -16,6 +16,8 @@ import halving
 import policies as P
 from halving import testfunctions
 from halving.cli import app
+
+from ._sampler_runs import proposals
 from halving.simulation import curve_matrix
 
 runner = CliRunner()
@@ -71,6 +73,8 @@ def test_simulate_a_test_function_with_a_model_sampler():
         (["run", "not-an-example"], "unknown target 'not-an-example'"),
         (["run", "missing/file.py:train", "--metric", "a", "--mode", "max", "--max-epochs", "3"], "does not exist"),
         (["run", "sgd-digits", "--policy", "asha", "--grace", "2"], "--grace does not apply to policy 'asha'"),
+        (["run", "sgd-digits", "--policy", "asha", "--kappa", "2"], "--kappa does not apply to policy 'asha'"),
+        (["run", "sgd-digits", "--policy", "asha-curve", "--calibration", "1"], "calibration must be >= 2"),
         (["run", "sgd-digits", "--eta", "1"], "eta must be >= 2"),
         (["run", "sgd-digits", "--trials", "0"], "trials must be a positive int"),
         (["show", "no/such/run_dir"], "does not exist"),
@@ -115,6 +119,20 @@ def finished_run(tmp_path_factory, ray_session):
     assert out.exit_code == 0, out.output
     assert "best val_acc" in out.output
     return run_dir
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_run_with_a_model_sampler_and_the_curve_rule_s_parameters(tmp_path):
+    run_dir = tmp_path / "run"
+    out = invoke("run", TARGET, "--policy", "asha-curve", "--kappa", "0.5", "--calibration", "4", "--min-points", "4",
+                 "--sampler", "tpe", "--metric", "val_acc", "--mode", "max", "--trials", "30", "--max-epochs", "3",
+                 "--workers", "2", "--quiet", "--run-dir", run_dir)
+    assert out.exit_code == 0, out.output
+    spec = json.loads((run_dir / "spec.json").read_text())
+    assert spec["policy"] == "asha-curve" and spec["policy_params"] == {"kappa": 0.5, "calibration": 4, "min_points": 4}
+    assert spec["sampler"] == "tpe" and spec["sampler_defaults"]["bandwidth_factor"] == 8.0
+    models = {json.loads(o)["model"] for _, _, o in proposals(run_dir)}
+    assert models == {"random", "tpe"}  # 10 startup trials at random, then the model
 
 
 def test_run_then_show(finished_run):

@@ -192,6 +192,10 @@ def run(
                                                       help="median, bandit, truncation."),
     delay_evaluation: Optional[int] = typer.Option(None, "--delay-evaluation", help="median, bandit, truncation."),
     inner: Optional[str] = typer.Option(None, help="hyperband: sha or asha inside brackets."),
+    kappa: Optional[float] = typer.Option(None, help="asha-curve: the confidence bound, in standard errors."),
+    min_points: Optional[int] = typer.Option(None, "--min-points", help="asha-curve: fewest curve points a fit reads."),
+    calibration: Optional[int] = typer.Option(None, help="asha-curve: trials gone on from a rung before it ranks "
+                                                         "by prediction."),
     cpus: Optional[str] = CPUS,
     gpus: Optional[str] = GPUS,
     resource: Optional[list[str]] = RESOURCE,
@@ -202,7 +206,8 @@ def run(
     params = policy_params(policy, dict(
         eta=eta, min_epochs=min_epochs, grace=grace, min_trials=min_trials, slack_factor=slack_factor,
         slack_amount=slack_amount, truncation_percentage=truncation_percentage,
-        evaluation_interval=evaluation_interval, delay_evaluation=delay_evaluation, inner=inner))
+        evaluation_interval=evaluation_interval, delay_evaluation=delay_evaluation, inner=inner, kappa=kappa,
+        min_points=min_points, calibration=calibration))
     spec, trainable = build_spec(target, space, policy, params, metric=metric, mode=mode, sampler=sampler, trials=trials,
                                  max_epochs=max_epochs, budget=budget, workers=workers, timeout=timeout, seed=seed,
                                  max_failures=max_failures, trial_timeout=trial_timeout, cpus=amounts("--cpus", cpus),

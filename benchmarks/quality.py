@@ -215,6 +215,16 @@ def median_gap_interval(a: list[float], b: list[float], *, level: float = 0.95, 
     return float(lo), float(hi)
 
 
+#: Accuracies are counts over at most 10,000 examples, kept as float32 by some workloads: two
+#: medians of equal counts can differ by ~1e-8 (0.834 + 0.835 against 0.832 + 0.837, halved).
+#: Gaps are rounded to this many decimals, so such a tie is a tie and not a loss.
+GAP_DECIMALS = 6
+
+
+def _gap(a: float, b: float) -> float:
+    return round(a - b, GAP_DECIMALS) + 0.0  # + 0.0: no -0.0 in the tables
+
+
 def comparisons(rows: list[dict], samplers: list[str]) -> list[dict]:
     """For each workload and halving variant: its median best val and test minus each peer's
     and minus halving random's under the same policy, with a bootstrap 95% interval of the
@@ -237,12 +247,12 @@ def comparisons(rows: list[dict], samplers: list[str]) -> list[dict]:
                     interval = median_gap_interval(list(h["per_seed_best_val"].values()),
                                                    list(best_peer["per_seed_best_val"].values()))
                 out.append({"workload": wname, "halving": f"{p} {s}",
-                            "val_minus_best_peer": h["best_val"] - max(q["best_val"] for q in peers) if peers else None,
-                            "test_minus_best_peer": h["test"] - max(q["test"] for q in peers) if peers else None,
+                            "val_minus_best_peer": _gap(h["best_val"], max(q["best_val"] for q in peers)) if peers else None,
+                            "test_minus_best_peer": _gap(h["test"], max(q["test"] for q in peers)) if peers else None,
                             "best_peer_val": best_peer["tool"] if best_peer else None,
                             "val_gap_95": None if interval is None else [round(x, 4) for x in interval],
-                            "val_minus_random": None if base is None or s == "random" else h["best_val"] - base["best_val"],
-                            "test_minus_random": None if base is None or s == "random" else h["test"] - base["test"]})
+                            "val_minus_random": None if base is None or s == "random" else _gap(h["best_val"], base["best_val"]),
+                            "test_minus_random": None if base is None or s == "random" else _gap(h["test"], base["test"])})
     return out
 
 

@@ -139,6 +139,9 @@ def test_a_spec_pins_the_defaults_it_was_built_with_and_reads_them_back():
     gone = ExperimentSpec.from_dict({**data, "sampler_defaults": {"bandwidth_factor": 5.0, "retired": 1}})
     assert gone.sampler.build().bandwidth_factor == 5.0
     assert "retired" not in gone.to_dict()["sampler_defaults"]
+    # A log written before defaults were logged has none: it reads back, and builds with today's.
+    older = {k: v for k, v in data.items() if k not in ("policy_defaults", "sampler_defaults")}
+    assert ExperimentSpec.from_dict(older) == spec and spec.continuing(ExperimentSpec.from_dict(older)) == spec
 
 
 class _TupleDefault(halving.samplers.RandomSampler):

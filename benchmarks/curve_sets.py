@@ -123,9 +123,10 @@ def _trained_table(workload: str) -> Callable[[int, int, int], np.ndarray]:
     def rows(n: int, R: int, seed: int) -> np.ndarray:
         """``n`` rows of the workload's surrogate table (drawn without replacement by ``seed``), first R epochs."""
         import json
-        from pathlib import Path
 
-        path = Path(__file__).resolve().parent / "results" / f"surrogate-{workload}.json"
+        from .sampler_surrogate import table_path
+
+        path = table_path(workload)
         if not path.exists():
             raise FileNotFoundError(f"{path.name} is missing: make it with python -m benchmarks sampler_surrogate "
                                     f"--workload {workload}")

@@ -55,6 +55,11 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--quick", action="store_true", help="smoke run: sgd-wide, 40 configs, R=3, 5 seeds")
 
 
+def table_path(workload: str, scratch: bool = False) -> Path:
+    """Where the workload's table is kept (``scratch``: the temporary directory, for smoke runs)."""
+    return (Path(tempfile.gettempdir()) if scratch else RESULTS) / f"surrogate-{workload}.json"
+
+
 def train_table(workload: str, n: int, max_epochs: int) -> dict:
     """``n`` configurations drawn with ``TABLE_SEED``, each trained for ``max_epochs`` epochs."""
     with tempfile.TemporaryDirectory(prefix="surrogate-") as scratch:
@@ -109,7 +114,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[Target]]:
     if args.quick:
         args.workload, args.configs, args.max_epochs, args.seeds = "sgd-wide", 40, 3, 5
     budget = hyperband_iteration(args.max_epochs, 3)[1]
-    path = (Path(tempfile.gettempdir()) if args.quick else RESULTS) / f"surrogate-{args.workload}.json"
+    path = table_path(args.workload, scratch=args.quick)
     table = json.loads(path.read_text()) if path.exists() else None
     if table is None or (table["configs"], table["max_epochs"]) != (args.configs, args.max_epochs):
         t0 = time.perf_counter()

@@ -121,7 +121,7 @@ class PolicySpec(_Pinned):
             if unknown:
                 raise SpecTypeError(f"policy {policy!r} takes no parameter {unknown[0]!r}; it takes "
                                 f"{sorted(P.parameters(policy)) or 'nothing'}")
-        if "seed" in _takes(policy) and "seed" not in params:
+        if "seed" in cls(policy)._settable() and "seed" not in params:
             params["seed"] = seed  # a policy that draws takes the experiment's seed
         spec = cls(policy, params)
         spec.build()  # bad parameters are refused here, before anything runs
@@ -156,12 +156,6 @@ def _class_path(policy: P.Policy) -> str:
     if P.POLICIES.get(getattr(policy, "name", None)) is cls:
         return policy.name
     return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _takes(name: str) -> set[str]:
-    if ":" not in name:
-        return set(P.parameters(name))
-    return set(inspect.signature(_import_policy(name).__init__).parameters) - {"self"}
 
 
 def _import_policy(path: str) -> type[P.Policy]:
